@@ -1,0 +1,251 @@
+/**
+ * Builds the native shim (native/*.cpp) into build/libecn_torch.so against a libtorch found in
+ * this order:
+ *
+ * 1. `LIBTORCH=/path/to/libtorch` (the official prebuilt archive, or any tree with include/ and lib/);
+ * 2. the system libtorch (Debian's `libtorch-dev`: headers under /usr/include/torch);
+ * 3. a Python torch install (`python3 -c "import torch"`, or the interpreter in `ECN_PYTHON`).
+ *
+ * CUDA libraries are linked when the libtorch has them. Only changed sources are recompiled.
+ *
+ * Usage: `deno task build [--force] [--verbose]`.
+ */
+import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+
+/** Where a libtorch was found and how to compile against it. */
+export interface LibtorchInstall {
+  /** How it was found: "LIBTORCH", "system" or "python". */
+  source: string;
+  includeDirs: string[];
+  libDir: string;
+  cuda: boolean;
+  /** The value of _GLIBCXX_USE_CXX11_ABI the libtorch was built with. */
+  cxx11Abi: number;
+}
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const NATIVE = join(ROOT, "native");
+const BUILD = join(ROOT, "build");
+/** The library this script produces. */
+export const LIBRARY_PATH: string = join(BUILD, "libecn_torch.so");
+
+function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
+  try {
+    const o = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+    const dec = new TextDecoder();
+    return { ok: o.success, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
+  } catch (e) {
+    return { ok: false, out: "", err: String(e) };
+  }
+}
+
+function abiFromCmake(root: string): number | undefined {
+  for (
+    const f of [
+      join(root, "share/cmake/Torch/TorchConfig.cmake"),
+      "/usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake",
+      "/usr/lib/aarch64-linux-gnu/cmake/Torch/TorchConfig.cmake",
+    ]
+  ) {
+    if (!existsSync(f)) continue;
+    const m = readFileSync(f, "utf8").match(/_GLIBCXX_USE_CXX11_ABI=(\d)/);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+function fromRoot(root: string, source: string, abi?: number): LibtorchInstall | undefined {
+  const inc = join(root, "include");
+  const lib = join(root, "lib");
+  if (!existsSync(join(inc, "ATen/ATen.h")) || !existsSync(join(lib, "libtorch.so"))) {
+    return undefined;
+  }
+  return {
+    source,
+    includeDirs: [inc, join(inc, "torch/csrc/api/include")],
+    libDir: lib,
+    cuda: existsSync(join(lib, "libtorch_cuda.so")),
+    cxx11Abi: abi ?? abiFromCmake(root) ?? 1,
+  };
+}
+
+/** Finds libtorch (see the module doc for the order); throws one clear message when none is found. */
+export function findLibtorch(): LibtorchInstall {
+  const env = Deno.env.get("LIBTORCH");
+  if (env) {
+    const found = fromRoot(env, "LIBTORCH");
+    if (!found) {
+      throw new Error(
+        `LIBTORCH=${env} is not a libtorch tree: expected ${env}/include/ATen/ATen.h and ${env}/lib/libtorch.so`,
+      );
+    }
+    return found;
+  }
+  for (const arch of ["x86_64-linux-gnu", "aarch64-linux-gnu"]) {
+    const lib = `/usr/lib/${arch}`;
+    if (existsSync("/usr/include/ATen/ATen.h") && existsSync(join(lib, "libtorch.so"))) {
+      return {
+        source: "system",
+        includeDirs: ["/usr/include", "/usr/include/torch/csrc/api/include"],
+        libDir: lib,
+        cuda: existsSync(join(lib, "libtorch_cuda.so")),
+        cxx11Abi: abiFromCmake("/usr") ?? 1,
+      };
+    }
+  }
+  const pythons = [Deno.env.get("ECN_PYTHON"), "python3", "/usr/bin/python3"].filter(Boolean);
+  for (const py of pythons as string[]) {
+    const r = run(py, [
+      "-c",
+      "import os, torch; print(os.path.dirname(torch.__file__)); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))",
+    ]);
+    if (!r.ok) continue;
+    const [dir, abi] = r.out.trim().split("\n");
+    const found = fromRoot(dir, "python", Number(abi));
+    if (found) return found;
+  }
+  throw new Error(
+    "libtorch not found. Install one of:\n" +
+      "  - Debian/Ubuntu: apt-get install libtorch-dev\n" +
+      "  - the official archive: unpack libtorch-*.zip and set LIBTORCH=/path/to/libtorch\n" +
+      "  - a Python torch: pip install torch (or set ECN_PYTHON to the interpreter that has it)",
+  );
+}
+
+function cudaIncludeDirs(): string[] {
+  const dirs: string[] = [];
+  for (const d of [Deno.env.get("CUDA_HOME"), "/usr/local/cuda"]) {
+    if (d && existsSync(join(d, "include/cuda_runtime_api.h"))) dirs.push(join(d, "include"));
+  }
+  const r = run(Deno.env.get("ECN_PYTHON") ?? "python3", [
+    "-c",
+    "import nvidia.cuda_runtime, os; print(os.path.dirname(nvidia.cuda_runtime.__file__))",
+  ]);
+  if (r.ok) dirs.push(join(r.out.trim(), "include"));
+  return dirs;
+}
+
+function findCompiler(): string {
+  const cxx = Deno.env.get("CXX") ?? "c++";
+  if (!run(cxx, ["--version"]).ok) {
+    throw new Error(
+      `C++ compiler '${cxx}' not found: install one (apt-get install g++) or set CXX to its path`,
+    );
+  }
+  return cxx;
+}
+
+function hash(parts: string[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\0");
+  return h.digest("hex").slice(0, 16);
+}
+
+async function compile(cxx: string, args: string[], label: string, verbose: boolean) {
+  if (verbose) console.log(`${cxx} ${args.join(" ")}`);
+  const o = await new Deno.Command(cxx, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!o.success) {
+    throw new Error(`compiling ${label} failed:\n${new TextDecoder().decode(o.stderr)}`);
+  }
+}
+
+/** Builds the shim; returns the library path. Recompiles only sources whose inputs changed. */
+export async function build(opts: { force?: boolean; verbose?: boolean } = {}): Promise<string> {
+  const cxx = findCompiler();
+  const torch = findLibtorch();
+  mkdirSync(BUILD, { recursive: true });
+  const defines = [`-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi}`];
+  const incs = [...torch.includeDirs];
+  if (torch.cuda) {
+    defines.push("-DECN_WITH_CUDA");
+    incs.push(...cudaIncludeDirs());
+  }
+  const cflags = [
+    "-std=c++17",
+    "-O2",
+    "-fPIC",
+    "-fvisibility=hidden",
+    "-DNDEBUG",
+    "-Wall",
+    "-Wno-unused-variable",
+    ...defines,
+    ...incs.map((d) => `-I${d}`),
+  ];
+  const headers = ["common.h", "ecn_torch.h"].map((h) => readFileSync(join(NATIVE, h), "utf8"));
+  const sources = readdirSync(NATIVE).filter((f) => f.endsWith(".cpp")).sort();
+  const jobs = Math.max(1, Number(Deno.env.get("ECN_BUILD_JOBS") ?? navigator.hardwareConcurrency));
+  const objects: string[] = [];
+  const pending: Array<() => Promise<void>> = [];
+  for (const src of sources) {
+    const text = readFileSync(join(NATIVE, src), "utf8");
+    const key = hash([cxx, ...cflags, ...headers, text]);
+    const obj = join(BUILD, `${src.replace(/\.cpp$/, "")}.${key}.o`);
+    objects.push(obj);
+    if (!opts.force && existsSync(obj)) continue;
+    pending.push(async () => {
+      console.log(`build: compiling native/${src} (libtorch: ${torch.source})`);
+      await compile(
+        cxx,
+        [...cflags, "-c", join(NATIVE, src), "-o", obj],
+        `native/${src}`,
+        !!opts.verbose,
+      );
+    });
+  }
+  for (let i = 0; i < pending.length; i += jobs) {
+    await Promise.all(pending.slice(i, i + jobs).map((f) => f()));
+  }
+  const libs = torch.cuda
+    ? ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
+    : [];
+  const linkArgs = [
+    "-shared",
+    "-o",
+    LIBRARY_PATH + ".tmp",
+    ...objects,
+    `-L${torch.libDir}`,
+    `-Wl,-rpath,${torch.libDir}`,
+    ...libs,
+    "-ltorch",
+    "-ltorch_cpu",
+    "-lc10",
+  ];
+  const linkKey = hash(linkArgs);
+  const stamp = join(BUILD, "link.stamp");
+  const upToDate = existsSync(LIBRARY_PATH) && existsSync(stamp) &&
+    readFileSync(stamp, "utf8") === linkKey && pending.length === 0;
+  if (!upToDate || opts.force) {
+    await compile(cxx, linkArgs, "the shim library", !!opts.verbose);
+    Deno.renameSync(LIBRARY_PATH + ".tmp", LIBRARY_PATH);
+    writeFileSync(stamp, linkKey);
+    // Drop objects of older source versions.
+    const keep = new Set(objects);
+    for (const f of readdirSync(BUILD)) {
+      const p = join(BUILD, f);
+      if (f.endsWith(".o") && !keep.has(p) && statSync(p).isFile()) Deno.removeSync(p);
+    }
+    console.log(
+      `build: ${LIBRARY_PATH} (libtorch from ${torch.source}${
+        torch.cuda ? ", with CUDA" : ", CPU"
+      })`,
+    );
+  }
+  return LIBRARY_PATH;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { force: { type: "boolean" }, verbose: { type: "boolean" } },
+  });
+  try {
+    await build({ force: values.force, verbose: values.verbose });
+  } catch (e) {
+    console.error(`build: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

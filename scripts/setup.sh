@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine for this project, idempotently:
+#   - apt: libtorch-dev and a C++ compiler (and, with --oracle, python3-torch and
+#     python3-torchvision, the test oracle), Node.js/npm when missing;
+#   - npm: the pinned Deno (node_modules/.bin/deno) and the npm packages in package-lock.json;
+#   - the native shim (deno task build).
+# Usage: bash scripts/setup.sh [--oracle]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+oracle=0
+for arg in "$@"; do
+  case "$arg" in
+    --oracle) oracle=1 ;;
+    *) echo "setup: unknown option '$arg' (expected --oracle)" >&2; exit 2 ;;
+  esac
+done
+
+need=()
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+if [ -z "${LIBTORCH:-}" ]; then have_pkg libtorch-dev || need+=(libtorch-dev); fi
+command -v c++ >/dev/null 2>&1 || need+=(g++)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+if [ "$oracle" = 1 ]; then
+  have_pkg python3-torch || need+=(python3-torch)
+  have_pkg python3-torchvision || need+=(python3-torchvision)
+fi
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing packages: ${need[*]}; run as root or: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+if [ ! -x node_modules/.bin/deno ] || ! cmp -s package-lock.json node_modules/.package-lock.json.stamp 2>/dev/null; then
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.package-lock.json.stamp
+fi
+node_modules/.bin/deno --version | head -n 1
+node_modules/.bin/deno task build

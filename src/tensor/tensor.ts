@@ -1,0 +1,1148 @@
+/**
+ * The Tensor class: a handle to a libtorch tensor, with the ops ResNet training, ECN and
+ * evaluation need. Every op returns a new Tensor owned by the caller (or by the enclosing
+ * `scope`); release it with `dispose()`, `using`, or a scope. A FinalizationRegistry frees
+ * forgotten handles only as a backstop.
+ *
+ * @module
+ */
+import { lib } from "../ffi/library.ts";
+import {
+  type Device,
+  type DeviceLike,
+  deviceName,
+  type DType,
+  DTYPE_CODE,
+  DTYPE_SIZE,
+  dtypeCode,
+  dtypeFromCode,
+  dtypeOfArray,
+  isFloating,
+  toDevice,
+  type TypedArray,
+} from "./dtype.ts";
+import { raise, TorchError } from "./errors.ts";
+import { currentScope } from "./scope.ts";
+
+type Ptr = Deno.PointerObject;
+
+const registry = new FinalizationRegistry<Ptr>((p) => {
+  try {
+    lib().ts_free(p);
+  } catch {
+    // The process is going away or the library was never loaded: nothing to free.
+  }
+});
+
+// Scratch buffers for shapes and small out-parameters (calls are synchronous, so reuse is safe).
+const SHAPE_A = new BigInt64Array(64);
+const SHAPE_B = new BigInt64Array(64);
+const OUT2 = new BigUint64Array(2);
+const OUT_F64 = new Float64Array(1);
+const OUT_I32 = new Int32Array(2);
+
+/** Fills a scratch buffer with dims; returns it (the count is passed separately). */
+export function dimsBuffer(dims: readonly number[], which: 0 | 1 = 0): BigInt64Array<ArrayBuffer> {
+  const buf = which === 0 ? SHAPE_A : SHAPE_B;
+  if (dims.length > 64) throw new TorchError("shape", `rank ${dims.length} exceeds 64`);
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (!Number.isInteger(d)) {
+      throw new TorchError("shape", `dimension ${i} is ${d}, expected an integer (in [${dims}])`);
+    }
+    buf[i] = BigInt(d);
+  }
+  return buf;
+}
+
+/** Wraps a returned handle; throws the shim's error as TorchError(op) for null. */
+export function wrap(p: Ptr | null, op: string): Tensor {
+  if (p === null) raise(op);
+  return new Tensor(p);
+}
+
+/** Checks an int32 status; throws TorchError(op) for a negative one. */
+export function check(status: number, op: string): number {
+  if (status < 0) raise(op);
+  return status;
+}
+
+/** A handle list for ts_cat / ts_stack / ts_sgd_step. */
+export function handleList(ts: readonly Tensor[], op: string): BigUint64Array<ArrayBuffer> {
+  const a = new BigUint64Array(ts.length);
+  for (let i = 0; i < ts.length; i++) a[i] = BigInt(Deno.UnsafePointer.value(ts[i].handle(op)));
+  return a;
+}
+
+function readOut2(op: string): [Tensor, Tensor] {
+  const a = Deno.UnsafePointer.create(OUT2[0]);
+  const b = Deno.UnsafePointer.create(OUT2[1]);
+  if (a === null || b === null) raise(op);
+  return [new Tensor(a), new Tensor(b)];
+}
+
+/** Binary op codes of the shim (native/math.cpp). */
+const enum Bin {
+  Add = 0,
+  Sub = 1,
+  Mul = 2,
+  Div = 3,
+  Pow = 4,
+  Max = 5,
+  Min = 6,
+  Eq = 7,
+  Ne = 8,
+  Lt = 9,
+  Le = 10,
+  Gt = 11,
+  Ge = 12,
+  And = 13,
+  Or = 14,
+  RSub = 15,
+  RDiv = 16,
+}
+
+/** Unary op codes of the shim (native/math.cpp). */
+const enum Un {
+  Neg = 0,
+  Exp = 1,
+  Log = 2,
+  Sqrt = 3,
+  Rsqrt = 4,
+  Abs = 5,
+  Relu = 6,
+  Sigmoid = 7,
+  Tanh = 8,
+  Relu6 = 9,
+  Sign = 10,
+  Floor = 11,
+  Ceil = 12,
+  Round = 13,
+  Not = 14,
+  Square = 15,
+  Reciprocal = 16,
+  IsNan = 17,
+  IsInf = 18,
+  IsFinite = 19,
+  Sin = 20,
+  Cos = 21,
+}
+
+const BIN_NAMES = [
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "pow",
+  "maximum",
+  "minimum",
+  "eq",
+  "ne",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "logicalAnd",
+  "logicalOr",
+  "rsub",
+  "rdiv",
+];
+
+/** Options for creating tensors. */
+export interface TensorOptions {
+  dtype?: DType;
+  device?: DeviceLike;
+  requiresGrad?: boolean;
+}
+
+/** A tensor handle. */
+export class Tensor {
+  #ptr: Ptr | null;
+  #shape: readonly number[] | undefined;
+
+  /** Wraps an owned handle (internal: use the factory functions). */
+  constructor(ptr: Ptr) {
+    this.#ptr = ptr;
+    registry.register(this, ptr, this);
+    currentScope()?.owned.add(this);
+  }
+
+  /** The raw handle; throws TorchError(op) if the tensor was disposed. */
+  handle(op = "tensor"): Ptr {
+    if (this.#ptr === null) throw new TorchError(op, "tensor was disposed (use after dispose)");
+    return this.#ptr;
+  }
+
+  /** Whether `dispose()` has been called. */
+  get disposed(): boolean {
+    return this.#ptr === null;
+  }
+
+  /** Frees the handle now (idempotent). */
+  dispose(): void {
+    if (this.#ptr === null) return;
+    registry.unregister(this);
+    lib().ts_free(this.#ptr);
+    this.#ptr = null;
+    currentScope()?.owned.delete(this);
+  }
+
+  /** `using t = ...` support. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ---- metadata ---------------------------------------------------------------------------
+
+  /** Sizes of each dimension. */
+  get shape(): readonly number[] {
+    if (this.#shape === undefined) {
+      const n = check(lib().ts_shape(this.handle("shape"), SHAPE_A, 64), "shape");
+      const s: number[] = new Array(n);
+      for (let i = 0; i < n; i++) s[i] = Number(SHAPE_A[i]);
+      this.#shape = Object.freeze(s);
+    }
+    return this.#shape;
+  }
+
+  /** Number of dimensions. */
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** Number of elements. */
+  get numel(): number {
+    let n = 1;
+    for (const d of this.shape) n *= d;
+    return n;
+  }
+
+  /** Element type. */
+  get dtype(): DType {
+    return dtypeFromCode(check(lib().ts_dtype(this.handle("dtype")), "dtype"));
+  }
+
+  /** The device holding the data. */
+  get device(): Device {
+    check(lib().ts_device(this.handle("device"), OUT_I32), "device");
+    return OUT_I32[0] === 1 ? { type: "cuda", index: OUT_I32[1] } : { type: "cpu", index: 0 };
+  }
+
+  /** Size of dimension `d` (negative counts from the end). */
+  size(d: number): number {
+    const s = this.shape;
+    const i = d < 0 ? s.length + d : d;
+    if (i < 0 || i >= s.length) {
+      throw new TorchError("size", `dimension ${d} out of range for shape [${s}]`);
+    }
+    return s[i];
+  }
+
+  /** A short description: `Tensor[2, 3] float32 cpu`. */
+  toString(): string {
+    if (this.#ptr === null) return "Tensor(disposed)";
+    return `Tensor[${this.shape.join(", ")}] ${this.dtype} ${deviceName(this.device)}`;
+  }
+
+  // ---- data -------------------------------------------------------------------------------
+
+  /**
+   * The elements as a flat typed array in row-major order (copied to the CPU): Float32Array for
+   * float32/float16/bfloat16, Float64Array, BigInt64Array for int64, Int32Array, Int16Array,
+   * Int8Array, Uint8Array for uint8 and bool.
+   */
+  toArray(): TypedArray {
+    const dt = this.dtype;
+    if (dt === "float16" || dt === "bfloat16") {
+      using f = this.to({ dtype: "float32" });
+      return f.toArray();
+    }
+    const n = this.numel;
+    const out = makeArray(dt, n);
+    check(
+      lib().ts_copy_to_buffer(
+        this.handle("toArray"),
+        out as Uint8Array<ArrayBuffer>,
+        BigInt(n * DTYPE_SIZE[dt]),
+      ),
+      "toArray",
+    );
+    return out;
+  }
+
+  /** The elements as a flat number[] (int64 converted with Number()). */
+  toNumbers(): number[] {
+    const a = this.toArray();
+    return a instanceof BigInt64Array ? Array.from(a, Number) : Array.from(a as Float32Array);
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    check(lib().ts_item(this.handle("item"), OUT_F64), "item");
+    return OUT_F64[0];
+  }
+
+  // ---- conversion and copies ----------------------------------------------------------------
+
+  /** Converts dtype and/or device (returns a new handle even when nothing changes). */
+  to(opts: { dtype?: DType; device?: DeviceLike; copy?: boolean } | DeviceLike): Tensor {
+    const o = typeof opts === "string" || "type" in opts
+      ? { device: opts as DeviceLike }
+      : opts as { dtype?: DType; device?: DeviceLike; copy?: boolean };
+    const dev = o.device === undefined ? undefined : toDevice(o.device);
+    return wrap(
+      lib().ts_to(
+        this.handle("to"),
+        o.dtype === undefined ? -1 : dtypeCode(o.dtype, "to"),
+        dev === undefined ? -1 : dev.type === "cuda" ? 1 : 0,
+        dev?.index ?? 0,
+        o.copy ? 1 : 0,
+      ),
+      "to",
+    );
+  }
+
+  /** Copy on the CPU. */
+  cpu(): Tensor {
+    return this.to({ device: "cpu" });
+  }
+
+  /** Copy on CUDA device `index`. */
+  cuda(index = 0): Tensor {
+    return this.to({ device: { type: "cuda", index } });
+  }
+
+  /** A copy with its own storage (keeps autograd history). */
+  clone(): Tensor {
+    return wrap(lib().ts_clone(this.handle("clone")), "clone");
+  }
+
+  /** The same data, cut from the autograd graph. */
+  detach(): Tensor {
+    return wrap(lib().ts_detach(this.handle("detach")), "detach");
+  }
+
+  /** A row-major contiguous version. */
+  contiguous(): Tensor {
+    return wrap(lib().ts_contiguous(this.handle("contiguous")), "contiguous");
+  }
+
+  /** A second handle to the same tensor (same storage and autograd identity). */
+  alias(): Tensor {
+    return wrap(lib().ts_alias(this.handle("alias")), "alias");
+  }
+
+  /** Copies `src` into this tensor in place (broadcasting; no autograd). Returns this. */
+  copy_(src: Tensor): this {
+    check(lib().ts_copy_(this.handle("copy_"), src.handle("copy_")), "copy_");
+    return this;
+  }
+
+  /** Fills with `value` in place (no autograd). Returns this. */
+  fill_(value: number): this {
+    check(lib().ts_fill_(this.handle("fill_"), value), "fill_");
+    return this;
+  }
+
+  /** Fills with zeros in place. Returns this. */
+  zero_(): this {
+    return this.fill_(0);
+  }
+
+  // ---- elementwise ------------------------------------------------------------------------------
+
+  #bin(op: Bin, other: Tensor | number): Tensor {
+    const name = BIN_NAMES[op];
+    if (typeof other === "number") {
+      return wrap(lib().ts_binary_scalar(op, this.handle(name), other), name);
+    }
+    return wrap(lib().ts_binary(op, this.handle(name), other.handle(name)), name);
+  }
+
+  #binInplace(op: Bin, other: Tensor | number): this {
+    const name = BIN_NAMES[op] + "_";
+    if (typeof other === "number") {
+      check(lib().ts_binary_scalar_(op, this.handle(name), other), name);
+    } else {
+      check(lib().ts_binary_(op, this.handle(name), other.handle(name)), name);
+    }
+    return this;
+  }
+
+  #un(op: Un, name: string): Tensor {
+    return wrap(lib().ts_unary(op, this.handle(name)), name);
+  }
+
+  /** this + other (broadcasting). */
+  add(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Add, other);
+  }
+  /** this - other. */
+  sub(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Sub, other);
+  }
+  /** this * other. */
+  mul(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Mul, other);
+  }
+  /** this / other (true division). */
+  div(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Div, other);
+  }
+  /** this ** exponent. */
+  pow(exponent: Tensor | number): Tensor {
+    return this.#bin(Bin.Pow, exponent);
+  }
+  /** other - this. */
+  rsub(other: number): Tensor {
+    return this.#bin(Bin.RSub, other);
+  }
+  /** other / this. */
+  rdiv(other: number): Tensor {
+    return this.#bin(Bin.RDiv, other);
+  }
+  /** Elementwise maximum (with a number: clamp from below). */
+  maximum(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Max, other);
+  }
+  /** Elementwise minimum (with a number: clamp from above). */
+  minimum(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Min, other);
+  }
+  /** this == other (bool). */
+  eq(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Eq, other);
+  }
+  /** this != other (bool). */
+  ne(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Ne, other);
+  }
+  /** this < other (bool). */
+  lt(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Lt, other);
+  }
+  /** this <= other (bool). */
+  le(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Le, other);
+  }
+  /** this > other (bool). */
+  gt(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Gt, other);
+  }
+  /** this >= other (bool). */
+  ge(other: Tensor | number): Tensor {
+    return this.#bin(Bin.Ge, other);
+  }
+  /** Logical and of two bool tensors. */
+  logicalAnd(other: Tensor): Tensor {
+    return this.#bin(Bin.And, other);
+  }
+  /** Logical or of two bool tensors. */
+  logicalOr(other: Tensor): Tensor {
+    return this.#bin(Bin.Or, other);
+  }
+  /** In-place this += other. */
+  add_(other: Tensor | number): this {
+    return this.#binInplace(Bin.Add, other);
+  }
+  /** In-place this -= other. */
+  sub_(other: Tensor | number): this {
+    return this.#binInplace(Bin.Sub, other);
+  }
+  /** In-place this *= other. */
+  mul_(other: Tensor | number): this {
+    return this.#binInplace(Bin.Mul, other);
+  }
+  /** In-place this /= other. */
+  div_(other: Tensor | number): this {
+    return this.#binInplace(Bin.Div, other);
+  }
+
+  /** -this. */
+  neg(): Tensor {
+    return this.#un(Un.Neg, "neg");
+  }
+  /** e ** this. */
+  exp(): Tensor {
+    return this.#un(Un.Exp, "exp");
+  }
+  /** Natural logarithm. */
+  log(): Tensor {
+    return this.#un(Un.Log, "log");
+  }
+  /** Square root. */
+  sqrt(): Tensor {
+    return this.#un(Un.Sqrt, "sqrt");
+  }
+  /** 1 / sqrt(this). */
+  rsqrt(): Tensor {
+    return this.#un(Un.Rsqrt, "rsqrt");
+  }
+  /** Absolute value. */
+  abs(): Tensor {
+    return this.#un(Un.Abs, "abs");
+  }
+  /** max(this, 0). */
+  relu(): Tensor {
+    return this.#un(Un.Relu, "relu");
+  }
+  /** min(max(this, 0), 6). */
+  relu6(): Tensor {
+    return this.#un(Un.Relu6, "relu6");
+  }
+  /** Logistic sigmoid. */
+  sigmoid(): Tensor {
+    return this.#un(Un.Sigmoid, "sigmoid");
+  }
+  /** Hyperbolic tangent. */
+  tanh(): Tensor {
+    return this.#un(Un.Tanh, "tanh");
+  }
+  /** Sign (-1, 0, 1). */
+  sign(): Tensor {
+    return this.#un(Un.Sign, "sign");
+  }
+  /** Round down. */
+  floor(): Tensor {
+    return this.#un(Un.Floor, "floor");
+  }
+  /** Round up. */
+  ceil(): Tensor {
+    return this.#un(Un.Ceil, "ceil");
+  }
+  /** Round half to even. */
+  round(): Tensor {
+    return this.#un(Un.Round, "round");
+  }
+  /** Logical not. */
+  logicalNot(): Tensor {
+    return this.#un(Un.Not, "logicalNot");
+  }
+  /** this * this. */
+  square(): Tensor {
+    return this.#un(Un.Square, "square");
+  }
+  /** 1 / this. */
+  reciprocal(): Tensor {
+    return this.#un(Un.Reciprocal, "reciprocal");
+  }
+  /** Elementwise isnan (bool). */
+  isnan(): Tensor {
+    return this.#un(Un.IsNan, "isnan");
+  }
+  /** Elementwise isinf (bool). */
+  isinf(): Tensor {
+    return this.#un(Un.IsInf, "isinf");
+  }
+  /** Elementwise isfinite (bool). */
+  isfinite(): Tensor {
+    return this.#un(Un.IsFinite, "isfinite");
+  }
+  /** Sine. */
+  sin(): Tensor {
+    return this.#un(Un.Sin, "sin");
+  }
+  /** Cosine. */
+  cos(): Tensor {
+    return this.#un(Un.Cos, "cos");
+  }
+  /** Clamps into [min, max] (either may be omitted). */
+  clamp(min?: number, max?: number): Tensor {
+    return wrap(
+      lib().ts_clamp(
+        this.handle("clamp"),
+        min ?? 0,
+        max ?? 0,
+        min === undefined ? 0 : 1,
+        max === undefined ? 0 : 1,
+      ),
+      "clamp",
+    );
+  }
+  /** this with `value` where `mask` is true. */
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return wrap(
+      lib().ts_masked_fill(this.handle("maskedFill"), mask.handle("maskedFill"), value),
+      "maskedFill",
+    );
+  }
+
+  // ---- reductions -------------------------------------------------------------------------------
+
+  #reduce(op: number, name: string, dims?: number | number[], keepdim = false): Tensor {
+    const d = dims === undefined ? [] : typeof dims === "number" ? [dims] : dims;
+    return wrap(
+      lib().ts_reduce(op, this.handle(name), dimsBuffer(d), d.length, keepdim ? 1 : 0),
+      name,
+    );
+  }
+
+  /** Sum over `dims` (all when omitted). */
+  sum(dims?: number | number[], keepdim = false): Tensor {
+    return this.#reduce(0, "sum", dims, keepdim);
+  }
+  /** Mean over `dims` (all when omitted). */
+  mean(dims?: number | number[], keepdim = false): Tensor {
+    return this.#reduce(1, "mean", dims, keepdim);
+  }
+  /** Maximum over `dims` (all when omitted). */
+  amax(dims?: number | number[], keepdim = false): Tensor {
+    return this.#reduce(2, "amax", dims, keepdim);
+  }
+  /** Minimum over `dims` (all when omitted). */
+  amin(dims?: number | number[], keepdim = false): Tensor {
+    return this.#reduce(3, "amin", dims, keepdim);
+  }
+  /** log(sum(exp(this))) over `dims`. */
+  logsumexp(dims?: number | number[], keepdim = false): Tensor {
+    return this.#reduce(4, "logsumexp", dims, keepdim);
+  }
+  /** Variance over `dims` (biased unless `unbiased`). */
+  var(dims?: number | number[], keepdim = false, unbiased = false): Tensor {
+    return this.#reduce(unbiased ? 6 : 5, "var", dims, keepdim);
+  }
+  /** Whether any element (along `dim`) is true. */
+  any(dim?: number, keepdim = false): Tensor {
+    return this.#reduce(7, "any", dim, keepdim);
+  }
+  /** Whether all elements (along `dim`) are true. */
+  all(dim?: number, keepdim = false): Tensor {
+    return this.#reduce(8, "all", dim, keepdim);
+  }
+  /** Index of the maximum (over all elements when `dim` is omitted). */
+  argmax(dim?: number, keepdim = false): Tensor {
+    return wrap(
+      lib().ts_argreduce(
+        0,
+        this.handle("argmax"),
+        BigInt(dim ?? 0),
+        dim === undefined ? 0 : 1,
+        keepdim ? 1 : 0,
+      ),
+      "argmax",
+    );
+  }
+  /** Index of the minimum (over all elements when `dim` is omitted). */
+  argmin(dim?: number, keepdim = false): Tensor {
+    return wrap(
+      lib().ts_argreduce(
+        1,
+        this.handle("argmin"),
+        BigInt(dim ?? 0),
+        dim === undefined ? 0 : 1,
+        keepdim ? 1 : 0,
+      ),
+      "argmin",
+    );
+  }
+  /** p-norm over `dims` (all when omitted). */
+  norm(p = 2, dims?: number | number[], keepdim = false): Tensor {
+    const d = dims === undefined ? [] : typeof dims === "number" ? [dims] : dims;
+    return wrap(
+      lib().ts_norm(this.handle("norm"), p, dimsBuffer(d), d.length, keepdim ? 1 : 0),
+      "norm",
+    );
+  }
+  /** Cumulative sum along `dim`. */
+  cumsum(dim: number): Tensor {
+    return wrap(lib().ts_cumsum(this.handle("cumsum"), BigInt(dim)), "cumsum");
+  }
+
+  // ---- linear algebra, softmax, sorting ---------------------------------------------------------
+
+  /** Matrix product with broadcasting (torch.matmul). */
+  matmul(other: Tensor): Tensor {
+    return wrap(lib().ts_matmul(this.handle("matmul"), other.handle("matmul")), "matmul");
+  }
+  /** 2-d matrix product. */
+  mm(other: Tensor): Tensor {
+    return wrap(lib().ts_mm(this.handle("mm"), other.handle("mm")), "mm");
+  }
+  /** Transpose of a 2-d tensor. */
+  t(): Tensor {
+    if (this.ndim !== 2) {
+      throw new TorchError("t", `expects a 2-d tensor, got shape [${this.shape}]`);
+    }
+    return this.transpose(0, 1);
+  }
+  /** Softmax along `dim`. */
+  softmax(dim: number): Tensor {
+    return wrap(lib().ts_softmax(this.handle("softmax"), BigInt(dim), 0), "softmax");
+  }
+  /** Log-softmax along `dim`. */
+  logSoftmax(dim: number): Tensor {
+    return wrap(lib().ts_softmax(this.handle("logSoftmax"), BigInt(dim), 1), "logSoftmax");
+  }
+  /** The k largest (or smallest) entries along `dim` and their indices. */
+  topk(
+    k: number,
+    opts: { dim?: number; largest?: boolean; sorted?: boolean } = {},
+  ): { values: Tensor; indices: Tensor } {
+    check(
+      lib().ts_topk(
+        this.handle("topk"),
+        BigInt(k),
+        BigInt(opts.dim ?? -1),
+        opts.largest === false ? 0 : 1,
+        opts.sorted === false ? 0 : 1,
+        OUT2,
+      ),
+      "topk",
+    );
+    const [values, indices] = readOut2("topk");
+    return { values, indices };
+  }
+  /** Sorted values along `dim` and the permutation (stable when asked). */
+  sort(
+    dim = -1,
+    opts: { descending?: boolean; stable?: boolean } = {},
+  ): { values: Tensor; indices: Tensor } {
+    check(
+      lib().ts_sort(
+        this.handle("sort"),
+        BigInt(dim),
+        opts.descending ? 1 : 0,
+        opts.stable ? 1 : 0,
+        OUT2,
+      ),
+      "sort",
+    );
+    const [values, indices] = readOut2("sort");
+    return { values, indices };
+  }
+  /** The permutation that sorts along `dim`. */
+  argsort(dim = -1, opts: { descending?: boolean; stable?: boolean } = {}): Tensor {
+    const { values, indices } = this.sort(dim, opts);
+    values.dispose();
+    return indices;
+  }
+
+  // ---- views and indexing -------------------------------------------------------------------------
+
+  /** Same data with a new shape (copies when needed; one dim may be -1). */
+  reshape(shape: readonly number[]): Tensor {
+    return wrap(
+      lib().ts_reshape(this.handle("reshape"), dimsBuffer(shape), shape.length),
+      "reshape",
+    );
+  }
+  /** A view with a new shape (never copies; fails when the strides do not allow it). */
+  view(shape: readonly number[]): Tensor {
+    return wrap(lib().ts_view(this.handle("view"), dimsBuffer(shape), shape.length), "view");
+  }
+  /** Reorders dimensions. */
+  permute(dims: readonly number[]): Tensor {
+    return wrap(lib().ts_permute(this.handle("permute"), dimsBuffer(dims), dims.length), "permute");
+  }
+  /** Swaps two dimensions. */
+  transpose(d0: number, d1: number): Tensor {
+    return wrap(lib().ts_transpose(this.handle("transpose"), BigInt(d0), BigInt(d1)), "transpose");
+  }
+  /** Broadcasts to `shape` without copying (-1 keeps a size). */
+  expand(shape: readonly number[]): Tensor {
+    return wrap(lib().ts_expand(this.handle("expand"), dimsBuffer(shape), shape.length), "expand");
+  }
+  /** Tiles the tensor. */
+  repeat(repeats: readonly number[]): Tensor {
+    return wrap(
+      lib().ts_repeat(this.handle("repeat"), dimsBuffer(repeats), repeats.length),
+      "repeat",
+    );
+  }
+  /** Reverses the order along `dims`. */
+  flip(dims: readonly number[]): Tensor {
+    return wrap(lib().ts_flip(this.handle("flip"), dimsBuffer(dims), dims.length), "flip");
+  }
+  /** Removes size-1 dims (only `dim` when given). */
+  squeeze(dim?: number): Tensor {
+    return wrap(
+      lib().ts_squeeze(this.handle("squeeze"), BigInt(dim ?? 0), dim === undefined ? 0 : 1),
+      "squeeze",
+    );
+  }
+  /** Inserts a size-1 dim at `dim`. */
+  unsqueeze(dim: number): Tensor {
+    return wrap(lib().ts_unsqueeze(this.handle("unsqueeze"), BigInt(dim)), "unsqueeze");
+  }
+  /** Flattens dims start..end into one. */
+  flatten(start = 0, end = -1): Tensor {
+    return wrap(lib().ts_flatten(this.handle("flatten"), BigInt(start), BigInt(end)), "flatten");
+  }
+  /** Elements start, start+step, ... < end along `dim` (a view). */
+  slice(dim: number, start: number, end: number, step = 1): Tensor {
+    return wrap(
+      lib().ts_slice(this.handle("slice"), BigInt(dim), BigInt(start), BigInt(end), BigInt(step)),
+      "slice",
+    );
+  }
+  /** `length` elements from `start` along `dim` (a view). */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return this.slice(dim, start, start + length);
+  }
+  /** The slice at `index` of `dim`, with that dim removed (a view). */
+  select(dim: number, index: number): Tensor {
+    return wrap(lib().ts_select(this.handle("select"), BigInt(dim), BigInt(index)), "select");
+  }
+  /** Rows (along `dim`) picked by an int64 index tensor. */
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return wrap(
+      lib().ts_index_select(this.handle("indexSelect"), BigInt(dim), index.handle("indexSelect")),
+      "indexSelect",
+    );
+  }
+  /** A copy with rows `index` (along `dim`) replaced by `src`. */
+  indexCopy(dim: number, index: Tensor, src: Tensor): Tensor {
+    return wrap(
+      lib().ts_index_copy(
+        this.handle("indexCopy"),
+        BigInt(dim),
+        index.handle("indexCopy"),
+        src.handle("indexCopy"),
+      ),
+      "indexCopy",
+    );
+  }
+  /** Replaces rows `index` (along `dim`) by `src`, in place. Returns this. */
+  indexCopy_(dim: number, index: Tensor, src: Tensor): this {
+    check(
+      lib().ts_index_copy_(
+        this.handle("indexCopy_"),
+        BigInt(dim),
+        index.handle("indexCopy_"),
+        src.handle("indexCopy_"),
+      ),
+      "indexCopy_",
+    );
+    return this;
+  }
+  /** torch.gather along `dim`. */
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(
+      lib().ts_gather(this.handle("gather"), BigInt(dim), index.handle("gather")),
+      "gather",
+    );
+  }
+  /** torch.scatter (out of place) with a source tensor or a value. */
+  scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
+    if (typeof src === "number") {
+      return wrap(
+        lib().ts_scatter_value(this.handle("scatter"), BigInt(dim), index.handle("scatter"), src),
+        "scatter",
+      );
+    }
+    return wrap(
+      lib().ts_scatter(
+        this.handle("scatter"),
+        BigInt(dim),
+        index.handle("scatter"),
+        src.handle("scatter"),
+      ),
+      "scatter",
+    );
+  }
+  /** The elements where `mask` is true, flattened. */
+  maskedSelect(mask: Tensor): Tensor {
+    return wrap(
+      lib().ts_masked_select(this.handle("maskedSelect"), mask.handle("maskedSelect")),
+      "maskedSelect",
+    );
+  }
+
+  // ---- autograd ------------------------------------------------------------------------------------
+
+  /** Whether gradients are recorded for this tensor. */
+  get requiresGrad(): boolean {
+    return check(lib().ts_requires_grad(this.handle("requiresGrad")), "requiresGrad") === 1;
+  }
+  /** Turns gradient recording on or off (leaf tensors only). Returns this. */
+  setRequiresGrad(flag = true): this {
+    check(
+      lib().ts_set_requires_grad(this.handle("setRequiresGrad"), flag ? 1 : 0),
+      "setRequiresGrad",
+    );
+    return this;
+  }
+  /** Whether this is a leaf of the autograd graph. */
+  get isLeaf(): boolean {
+    return check(lib().ts_is_leaf(this.handle("isLeaf")), "isLeaf") === 1;
+  }
+  /** Back-propagates from this tensor (a scalar unless `grad` is given). */
+  backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+    check(
+      lib().ts_backward(
+        this.handle("backward"),
+        grad ? grad.handle("backward") : null,
+        opts.retainGraph ? 1 : 0,
+      ),
+      "backward",
+    );
+  }
+  /** The accumulated gradient (a new handle), or null when there is none. */
+  get grad(): Tensor | null {
+    const has = check(lib().ts_grad(this.handle("grad"), OUT2), "grad");
+    if (has === 0) return null;
+    return new Tensor(Deno.UnsafePointer.create(OUT2[0]) as Ptr);
+  }
+  /** Sets the gradient (null clears it). */
+  setGrad(grad: Tensor | null): void {
+    check(
+      lib().ts_set_grad(this.handle("setGrad"), grad ? grad.handle("setGrad") : null),
+      "setGrad",
+    );
+  }
+  /** Clears the gradient (PyTorch's `zero_grad(set_to_none=True)`). */
+  zeroGrad(): void {
+    this.setGrad(null);
+  }
+}
+
+function makeArray(dt: DType, n: number): TypedArray {
+  switch (dt) {
+    case "float32":
+      return new Float32Array(n);
+    case "float64":
+      return new Float64Array(n);
+    case "int64":
+      return new BigInt64Array(n);
+    case "int32":
+      return new Int32Array(n);
+    case "int16":
+      return new Int16Array(n);
+    case "int8":
+      return new Int8Array(n);
+    case "uint8":
+    case "bool":
+      return new Uint8Array(n);
+    default:
+      throw new TorchError("toArray", `no typed array for ${dt}`);
+  }
+}
+
+function devArgs(device: DeviceLike | undefined): [number, number] {
+  const d = toDevice(device ?? "cpu");
+  return [d.type === "cuda" ? 1 : 0, d.index];
+}
+
+function finish(t: Tensor, opts: TensorOptions): Tensor {
+  if (opts.requiresGrad) t.setRequiresGrad(true);
+  return t;
+}
+
+/**
+ * A tensor from a typed array (copied) or nested/flat number arrays. `shape` defaults to the
+ * array's length (or the nesting of nested arrays); `dtype` to the array's type (float32 for
+ * numbers).
+ */
+export function tensor(
+  data: TypedArray | number[] | number[][] | number[][][] | number,
+  opts: TensorOptions & { shape?: readonly number[] } = {},
+): Tensor {
+  let arr: TypedArray;
+  let inferred: number[];
+  if (typeof data === "number") {
+    arr = new Float64Array([data]);
+    inferred = [];
+  } else if (ArrayBuffer.isView(data)) {
+    arr = data;
+    inferred = [data.length];
+  } else {
+    inferred = [];
+    let probe: unknown = data;
+    while (Array.isArray(probe)) {
+      inferred.push(probe.length);
+      probe = probe[0];
+    }
+    const flat = (data as unknown[]).flat(Infinity) as number[];
+    arr = new Float64Array(flat);
+    if (!opts.dtype) opts = { ...opts, dtype: "float32" };
+  }
+  const shape = opts.shape ?? inferred;
+  const srcType = dtypeOfArray(arr);
+  const want = opts.dtype ?? (typeof data === "number" ? "float32" : srcType);
+  let n = 1;
+  for (const d of shape) n *= d;
+  if (n !== arr.length) {
+    throw new TorchError(
+      "tensor",
+      `shape [${shape}] needs ${n} elements, the data has ${arr.length}`,
+    );
+  }
+  const bytes = new Uint8Array(arr.buffer as ArrayBuffer, arr.byteOffset, arr.byteLength);
+  const [dt, di] = devArgs(opts.device);
+  let t = wrap(
+    lib().ts_from_data(
+      bytes,
+      BigInt(bytes.byteLength),
+      dimsBuffer(shape),
+      shape.length,
+      DTYPE_CODE[srcType],
+      want === srcType ? dt : 0,
+      want === srcType ? di : 0,
+    ),
+    "tensor",
+  );
+  if (want !== srcType) {
+    const c = t.to({ dtype: want, device: opts.device ?? "cpu" });
+    t.dispose();
+    t = c;
+  }
+  return finish(t, opts);
+}
+
+/** A tensor filled with `value`. */
+export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
+  const [dt, di] = devArgs(opts.device);
+  return finish(
+    wrap(
+      lib().ts_full(
+        dimsBuffer(shape),
+        shape.length,
+        value,
+        dtypeCode(opts.dtype ?? "float32", "full"),
+        dt,
+        di,
+      ),
+      "full",
+    ),
+    opts,
+  );
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 0, opts);
+}
+
+/** A tensor of ones. */
+export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
+  return full(shape, 1, opts);
+}
+
+/** start, start+step, ... < end (int64 by default when all arguments are integers). */
+export function arange(
+  end: number,
+  opts: TensorOptions & { start?: number; step?: number } = {},
+): Tensor {
+  const start = opts.start ?? 0;
+  const step = opts.step ?? 1;
+  const ints = [start, end, step].every(Number.isInteger);
+  const [dt, di] = devArgs(opts.device);
+  return finish(
+    wrap(
+      lib().ts_arange(
+        start,
+        end,
+        step,
+        dtypeCode(opts.dtype ?? (ints ? "int64" : "float32"), "arange"),
+        dt,
+        di,
+      ),
+      "arange",
+    ),
+    opts,
+  );
+}
+
+/** Uniform samples in [low, high) from the seeded global generator. */
+export function rand(
+  shape: readonly number[],
+  opts: TensorOptions & { low?: number; high?: number } = {},
+): Tensor {
+  const [dt, di] = devArgs(opts.device);
+  return finish(
+    wrap(
+      lib().ts_rand(
+        dimsBuffer(shape),
+        shape.length,
+        0,
+        opts.low ?? 0,
+        opts.high ?? 1,
+        dtypeCode(opts.dtype ?? "float32", "rand"),
+        dt,
+        di,
+      ),
+      "rand",
+    ),
+    opts,
+  );
+}
+
+/** Normal samples from the seeded global generator. */
+export function randn(
+  shape: readonly number[],
+  opts: TensorOptions & { mean?: number; std?: number } = {},
+): Tensor {
+  const [dt, di] = devArgs(opts.device);
+  return finish(
+    wrap(
+      lib().ts_rand(
+        dimsBuffer(shape),
+        shape.length,
+        1,
+        opts.mean ?? 0,
+        opts.std ?? 1,
+        dtypeCode(opts.dtype ?? "float32", "rand"),
+        dt,
+        di,
+      ),
+      "randn",
+    ),
+    opts,
+  );
+}
+
+/** Uniform int64 samples in [low, high). */
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  opts: { device?: DeviceLike } = {},
+): Tensor {
+  const [dt, di] = devArgs(opts.device);
+  return wrap(
+    lib().ts_randint(BigInt(low), BigInt(high), dimsBuffer(shape), shape.length, dt, di),
+    "randint",
+  );
+}
+
+/** A random permutation of 0..n-1 (int64). */
+export function randperm(n: number, opts: { device?: DeviceLike } = {}): Tensor {
+  const [dt, di] = devArgs(opts.device);
+  return wrap(lib().ts_randperm(BigInt(n), dt, di), "randperm");
+}
+
+/** Concatenates along `dim`. */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return wrap(lib().ts_cat(handleList(tensors, "cat"), tensors.length, BigInt(dim)), "cat");
+}
+
+/** Stacks along a new dim. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return wrap(lib().ts_stack(handleList(tensors, "stack"), tensors.length, BigInt(dim)), "stack");
+}
+
+/** Elementwise choice: `a` where `cond`, else `b`. */
+export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  return wrap(lib().ts_where(cond.handle("where"), a.handle("where"), b.handle("where")), "where");
+}
+
+/** beta * bias + alpha * (a @ b). */
+export function addmm(bias: Tensor, a: Tensor, b: Tensor, beta = 1, alpha = 1): Tensor {
+  return wrap(
+    lib().ts_addmm(bias.handle("addmm"), a.handle("addmm"), b.handle("addmm"), beta, alpha),
+    "addmm",
+  );
+}
+
+/** One-hot encoding of int64 indices (int64 result). */
+export function oneHot(index: Tensor, numClasses: number): Tensor {
+  return wrap(lib().ts_one_hot(index.handle("oneHot"), BigInt(numClasses)), "oneHot");
+}
+
+/** Number of tensor handles alive in the shim (for leak checks). */
+export function liveTensors(): number {
+  return Number(lib().ts_live_tensors());
+}
+
+/** Whether `d` is a floating type (re-exported for convenience). */
+export { isFloating };
