@@ -1,0 +1,98 @@
+/**
+ * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard]`: writes CamStyle images
+ * (camera-style transferred copies of every training image, for every other camera) for a data set
+ * that has none. Argument parsing only; the work is in src/data/camstyle.ts.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { loadReidDataset } from "../data/datasets.ts";
+import {
+  CAMSTYLE_DIR_NAME,
+  type CamStyleMode,
+  generateCamStyle,
+  isWritableDir,
+} from "../data/camstyle.ts";
+
+/** Folders that hold shared, read-only inputs; never written by this command. */
+const SHARED_ROOTS: string[] = (Deno.env.get("ECN_SHARED_ROOTS") ?? "/work/shared").split(":")
+  .filter((s) => s !== "");
+
+const USAGE = `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard]
+  --data DIR   data set in the Market-1501 layout (or MSMT17_V1 lists)
+  --out DIR    where to write; default DIR/${CAMSTYLE_DIR_NAME}
+  --mode M     quantile (default: per-channel histogram matching in l-alpha-beta) or reinhard
+  --quality Q  JPEG quality, default 95
+  --overwrite  rewrite existing files (default: keep them, so a stopped run resumes)`;
+
+/** Runs the command with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        data: { type: "string" },
+        out: { type: "string" },
+        mode: { type: "string", default: "quantile" },
+        quality: { type: "string", default: "95" },
+        overwrite: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.data) {
+    console.error(`--data is required\n${USAGE}`);
+    return 2;
+  }
+  const mode = values.mode as CamStyleMode;
+  if (mode !== "quantile" && mode !== "reinhard") {
+    console.error(`--mode must be quantile or reinhard, got "${values.mode}"\n${USAGE}`);
+    return 2;
+  }
+  const quality = Number(values.quality);
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+    console.error(`--quality must be an integer 1..100, got "${values.quality}"`);
+    return 2;
+  }
+  const out = resolve(values.out ?? `${values.data}/${CAMSTYLE_DIR_NAME}`);
+  const shared = SHARED_ROOTS.find((r) => out === r || out.startsWith(r.replace(/\/$/, "") + "/"));
+  if (shared !== undefined || !isWritableDir(out)) {
+    const why = shared !== undefined ? `inside the shared folder ${shared}` : "not writable";
+    console.error(
+      `refusing to write CamStyle images to ${out}: it is ${why}. ` +
+        `Pass a writable folder with --out DIR, then give DIR to training as the CamStyle folder.`,
+    );
+    return 1;
+  }
+  try {
+    const ds = loadReidDataset(values.data);
+    const t0 = performance.now();
+    const res = await generateCamStyle(ds, out, {
+      mode,
+      quality,
+      overwrite: values.overwrite,
+      onProgress: (done, total) => console.log(`camstyle: ${done}/${total} source images`),
+    });
+    const s = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(
+      `camstyle: wrote ${res.written} file(s), kept ${res.kept} existing, in ${s} s -> ${out}`,
+    );
+    return 0;
+  } catch (e) {
+    console.error(`camstyle: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,439 @@
+/**
+ * CamStyle images for ECN's camera-invariance: lookup of camera-style transferred copies of the
+ * target training images, an upfront completeness check, and a generator for data sets that
+ * have none.
+ *
+ * Naming (reference): Market-1501 / DukeMTMC-reID
+ * `bounding_box_train_camstyle/{stem}_fake_{c}to{c'}.jpg`, MSMT17 `{stem}_fake_{c'}.jpg`, with
+ * 1-based cameras.
+ *
+ * @module
+ */
+
+import type { ReidDataset, ReidItem } from "./datasets.ts";
+import { encodeJpeg, readImage, type RgbImage } from "./image.ts";
+
+/** "pair": `{stem}_fake_{c}to{c'}.jpg` (Market, Duke); "target": `{stem}_fake_{c'}.jpg` (MSMT17). */
+export type CamStyleNaming = "pair" | "target";
+
+/** The reference's folder name for CamStyle images, next to `bounding_box_train/`. */
+export const CAMSTYLE_DIR_NAME = "bounding_box_train_camstyle";
+
+/** The naming the reference uses for a data set: "target" when its root or name says MSMT. */
+export function camStyleNamingFor(dataset: ReidDataset): CamStyleNaming {
+  return /msmt/i.test(dataset.root) || /msmt/i.test(dataset.name) ? "target" : "pair";
+}
+
+/** File name of the copy of `stem` (taken with 0-based camera `fromCam`) in the style of `toCam`. */
+export function camStyleFileName(
+  stem: string,
+  fromCam: number,
+  toCam: number,
+  naming: CamStyleNaming,
+): string {
+  return naming === "target"
+    ? `${stem}_fake_${toCam + 1}.jpg`
+    : `${stem}_fake_${fromCam + 1}to${toCam + 1}.jpg`;
+}
+
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/{2,}/g, "/");
+}
+
+function stemOf(path: string): string {
+  const b = path.split("/").pop() ?? path;
+  const i = b.lastIndexOf(".");
+  return i > 0 ? b.slice(0, i) : b;
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readdirSync(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name);
+}
+
+/** Options of {@link CamStyleIndex}. */
+export interface CamStyleIndexOptions {
+  /** Folder of the CamStyle images; default `{root}/bounding_box_train_camstyle`. */
+  dir?: string;
+  /** File naming; default from {@link camStyleNamingFor}. */
+  naming?: CamStyleNaming;
+}
+
+/** Result of {@link CamStyleIndex.check}. */
+export interface CamStyleReport {
+  /** The folder checked. */
+  dir: string;
+  /** Expected file-name pattern. */
+  pattern: string;
+  /** Number of files needed (train images x other cameras). */
+  expected: number;
+  /** Paths of the needed files that are absent. */
+  missing: string[];
+}
+
+/** Looks up CamStyle copies of a data set's training images. */
+export class CamStyleIndex {
+  /** Folder of the CamStyle images. */
+  readonly dir: string;
+  /** File naming in use. */
+  readonly naming: CamStyleNaming;
+  /** Cameras drawn from (the data set's camera count). */
+  readonly numCams: number;
+  /** The training images whose copies are looked up. */
+  readonly items: readonly ReidItem[];
+  #report: CamStyleReport | undefined;
+
+  /** Indexes `dataset.train`; nothing is read until {@link check}. */
+  constructor(dataset: ReidDataset, opts: CamStyleIndexOptions = {}) {
+    this.dir = opts.dir ?? join(dataset.root, CAMSTYLE_DIR_NAME);
+    this.naming = opts.naming ?? camStyleNamingFor(dataset);
+    this.numCams = dataset.numCams;
+    this.items = dataset.train;
+  }
+
+  /** The expected path pattern, for messages. */
+  get pattern(): string {
+    const name = this.naming === "target" ? "{stem}_fake_{c'}.jpg" : "{stem}_fake_{c}to{c'}.jpg";
+    return `${this.dir}/${name} (cameras 1-based)`;
+  }
+
+  /** Path of `item` in the style of 0-based camera `cam`; its own camera gives the original. */
+  pathFor(item: ReidItem, cam: number): string {
+    if (!Number.isInteger(cam) || cam < 0 || cam >= this.numCams) {
+      throw new Error(`camera ${cam} out of range 0..${this.numCams - 1} for ${item.path}`);
+    }
+    if (cam === item.cam) return item.path;
+    return join(this.dir, camStyleFileName(stemOf(item.path), item.cam, cam, this.naming));
+  }
+
+  /**
+   * Draws a camera uniformly from 0..numCams-1 with `rng` (values in [0, 1)) and returns the
+   * image to load: the original for the item's own camera, else its CamStyle copy.
+   */
+  pickCamStyle(item: ReidItem, rng: () => number): string {
+    const cam = Math.min(this.numCams - 1, Math.floor(rng() * this.numCams));
+    return this.pathFor(item, cam);
+  }
+
+  /**
+   * Verifies once, before training, that every needed copy exists (one directory listing).
+   * Throws a single error with the count, the pattern and a few examples when some are missing,
+   * unless `throwOnMissing` is false; later calls return the cached report.
+   */
+  check(opts: { throwOnMissing?: boolean } = {}): CamStyleReport {
+    if (!this.#report) {
+      let present: Set<string>;
+      try {
+        present = new Set(readdirSync(this.dir));
+      } catch {
+        present = new Set();
+      }
+      const missing: string[] = [];
+      let expected = 0;
+      for (const item of this.items) {
+        for (let c = 0; c < this.numCams; c++) {
+          if (c === item.cam) continue;
+          expected++;
+          const name = camStyleFileName(stemOf(item.path), item.cam, c, this.naming);
+          if (!present.has(name)) missing.push(join(this.dir, name));
+        }
+      }
+      this.#report = { dir: this.dir, pattern: this.pattern, expected, missing };
+    }
+    const r = this.#report;
+    if (r.missing.length > 0 && opts.throwOnMissing !== false) {
+      const folderNote = existsSync(this.dir) ? "" : ` (the folder ${this.dir} does not exist)`;
+      throw new Error(
+        `CamStyle images missing: ${r.missing.length} of ${r.expected} expected files ` +
+          `matching ${r.pattern}${folderNote}, e.g. ${r.missing.slice(0, 3).join(", ")}. ` +
+          `Generate them with \`deno task camstyle --data ROOT --out DIR\` and pass DIR as the ` +
+          `CamStyle folder, or train without camera-invariance.`,
+      );
+    }
+    return r;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Generation
+
+// Reinhard et al. 2001: RGB -> LMS -> log10 -> l-alpha-beta, a decorrelated opponent space.
+const RGB2LMS = [0.3811, 0.5783, 0.0402, 0.1967, 0.7244, 0.0782, 0.0241, 0.1288, 0.8444];
+const LMS2RGB = [4.4679, -3.5873, 0.1193, -1.2186, 2.3809, -0.1624, 0.0497, -0.2439, 1.2045];
+const EPS = 1 / 255; // log offset: keeps black pixels finite and the round trip exact
+const S3 = 1 / Math.sqrt(3);
+const S6 = 1 / Math.sqrt(6);
+const S2 = 1 / Math.sqrt(2);
+
+/** Converts an 8-bit RGB image to planar l-alpha-beta (3 x H*W floats). */
+export function rgbToLab(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(3 * n);
+  const d = img.data;
+  const m = RGB2LMS;
+  for (let i = 0; i < n; i++) {
+    const r = d[3 * i] / 255, g = d[3 * i + 1] / 255, b = d[3 * i + 2] / 255;
+    const L = Math.log10(m[0] * r + m[1] * g + m[2] * b + EPS);
+    const M = Math.log10(m[3] * r + m[4] * g + m[5] * b + EPS);
+    const S = Math.log10(m[6] * r + m[7] * g + m[8] * b + EPS);
+    out[i] = S3 * (L + M + S);
+    out[n + i] = S6 * (L + M - 2 * S);
+    out[2 * n + i] = S2 * (L - M);
+  }
+  return out;
+}
+
+/** Converts planar l-alpha-beta back to 8-bit RGB (clamped, rounded). */
+export function labToRgb(lab: Float32Array, width: number, height: number): RgbImage {
+  const n = width * height;
+  const data = new Uint8Array(3 * n);
+  const m = LMS2RGB;
+  const q3 = Math.sqrt(3) / 3, q6 = Math.sqrt(6) / 6, q2 = Math.sqrt(2) / 2;
+  for (let i = 0; i < n; i++) {
+    const l = lab[i] * q3, a = lab[n + i] * q6, b = lab[2 * n + i] * q2;
+    const L = Math.pow(10, l + a + b) - EPS;
+    const M = Math.pow(10, l + a - b) - EPS;
+    const S = Math.pow(10, l - 2 * a) - EPS;
+    for (let c = 0; c < 3; c++) {
+      const v = (m[3 * c] * L + m[3 * c + 1] * M + m[3 * c + 2] * S) * 255;
+      data[3 * i + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+    }
+  }
+  return { width, height, data };
+}
+
+/** Number of quantiles kept per channel and camera. */
+const QUANTILES = 257;
+
+/** A camera's colour statistics in l-alpha-beta, learned from its training images. */
+export interface CameraStyle {
+  /** 0-based camera. */
+  cam: number;
+  /** Images the statistics came from. */
+  images: number;
+  /** Per-channel mean. */
+  mean: [number, number, number];
+  /** Per-channel standard deviation. */
+  std: [number, number, number];
+  /** Per channel, QUANTILES sorted values at probabilities i/(QUANTILES-1). */
+  quantiles: [Float64Array, Float64Array, Float64Array];
+}
+
+/** Style transfer variant: quantile (histogram) matching, or Reinhard mean/std matching. */
+export type CamStyleMode = "quantile" | "reinhard";
+
+/**
+ * Learns each camera's colour style from its own training images (at most `maxImagesPerCam`
+ * per camera, evenly spread over the sorted list so the result is deterministic).
+ */
+export async function learnCameraStyles(
+  dataset: ReidDataset,
+  opts: { maxImagesPerCam?: number; pixelStride?: number } = {},
+): Promise<CameraStyle[]> {
+  const maxImages = opts.maxImagesPerCam ?? 300;
+  const stride = opts.pixelStride ?? 3;
+  const styles: CameraStyle[] = [];
+  for (let cam = 0; cam < dataset.numCams; cam++) {
+    const items = dataset.train.filter((it) => it.cam === cam);
+    if (items.length === 0) {
+      throw new Error(
+        `camera ${cam + 1} of ${dataset.name} (${dataset.root}) has no training images, so its ` +
+          `style cannot be learned`,
+      );
+    }
+    const used = Math.min(maxImages, items.length);
+    const samples: number[][] = [[], [], []];
+    for (let j = 0; j < used; j++) {
+      const img = await readImage(items[Math.floor((j * items.length) / used)].path);
+      const lab = rgbToLab(img);
+      const n = img.width * img.height;
+      for (let i = 0; i < n; i += stride) {
+        for (let c = 0; c < 3; c++) samples[c].push(lab[c * n + i]);
+      }
+    }
+    const mean: [number, number, number] = [0, 0, 0];
+    const std: [number, number, number] = [0, 0, 0];
+    const quantiles = [0, 1, 2].map((c) => {
+      const v = Float64Array.from(samples[c]).sort();
+      let s = 0, s2 = 0;
+      for (const x of v) {
+        s += x;
+        s2 += x * x;
+      }
+      mean[c] = s / v.length;
+      std[c] = Math.sqrt(Math.max(1e-12, s2 / v.length - mean[c] * mean[c]));
+      const q = new Float64Array(QUANTILES);
+      for (let i = 0; i < QUANTILES; i++) {
+        const pos = (i / (QUANTILES - 1)) * (v.length - 1);
+        const lo = Math.floor(pos);
+        const hi = Math.min(v.length - 1, lo + 1);
+        q[i] = v[lo] + (v[hi] - v[lo]) * (pos - lo);
+      }
+      return q;
+    }) as [Float64Array, Float64Array, Float64Array];
+    styles.push({ cam, images: used, mean, std, quantiles });
+  }
+  return styles;
+}
+
+/** Maps x through source quantiles to the target's: F_to^-1(F_from(x)), linear in between. */
+function quantileMap(x: number, from: Float64Array, to: Float64Array, slope: number): number {
+  const last = from.length - 1;
+  // Outside the learned range: continue linearly with the std ratio.
+  if (x <= from[0]) return to[0] + (x - from[0]) * slope;
+  if (x >= from[last]) return to[last] + (x - from[last]) * slope;
+  let lo = 0, hi = last;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (from[mid] <= x) lo = mid;
+    else hi = mid;
+  }
+  const span = from[hi] - from[lo];
+  const t = span > 0 ? (x - from[lo]) / span : 0.5;
+  return to[lo] + (to[hi] - to[lo]) * t;
+}
+
+/**
+ * Re-renders an image taken by camera `from` in the style of camera `to`.
+ *
+ * What it approximates: the global appearance change between two cameras that the reference's
+ * StarGAN/CycleGAN CamStyle images mostly carry — white balance / colour cast, brightness,
+ * contrast and tone curve — as a per-channel transfer in Reinhard's decorrelated l-alpha-beta
+ * space. "quantile" matches each channel's whole distribution (brightness/contrast curves
+ * included); "reinhard" matches only mean and standard deviation.
+ *
+ * How it differs from the GAN images: the mapping is global and per pixel, so it does not
+ * change blur, noise, resolution, background content, pose or body shape, and it has no GAN
+ * artefacts; statistics are per camera, not per scene, so a bright image stays relatively
+ * bright. It is a weaker augmentation than the reference's, and results with it should say so.
+ */
+export function transferStyle(
+  img: RgbImage,
+  from: CameraStyle,
+  to: CameraStyle,
+  mode: CamStyleMode = "quantile",
+  lab: Float32Array = rgbToLab(img),
+): RgbImage {
+  const n = img.width * img.height;
+  const out = new Float32Array(3 * n);
+  for (let c = 0; c < 3; c++) {
+    const slope = to.std[c] / from.std[c];
+    const qf = from.quantiles[c], qt = to.quantiles[c];
+    const mf = from.mean[c], mt = to.mean[c];
+    for (let i = c * n; i < (c + 1) * n; i++) {
+      out[i] = mode === "quantile"
+        ? quantileMap(lab[i], qf, qt, slope)
+        : (lab[i] - mf) * slope + mt;
+    }
+  }
+  return labToRgb(out, img.width, img.height);
+}
+
+/** Options of {@link generateCamStyle}. */
+export interface GenerateCamStyleOptions {
+  /** Transfer variant; default "quantile". */
+  mode?: CamStyleMode;
+  /** File naming; default from {@link camStyleNamingFor}. */
+  naming?: CamStyleNaming;
+  /** JPEG quality of the written copies; default 95. */
+  quality?: number;
+  /** Images per camera used to learn its style; default 300. */
+  maxImagesPerCam?: number;
+  /** Rewrite files that already exist; default false (resumes an interrupted run). */
+  overwrite?: boolean;
+  /** Called every 500 source images and at the end. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Result of {@link generateCamStyle}. */
+export interface GenerateCamStyleResult {
+  /** The folder written. */
+  outDir: string;
+  /** Files written. */
+  written: number;
+  /** Files that existed and were kept. */
+  kept: number;
+  /** The learned camera styles. */
+  styles: CameraStyle[];
+}
+
+/**
+ * Writes a CamStyle folder for a data set that has none: for every training image and every
+ * other camera, a copy in that camera's style ({@link transferStyle}), named as the reference
+ * expects, so {@link CamStyleIndex} finds it.
+ */
+export async function generateCamStyle(
+  dataset: ReidDataset,
+  outDir: string,
+  opts: GenerateCamStyleOptions = {},
+): Promise<GenerateCamStyleResult> {
+  const mode = opts.mode ?? "quantile";
+  if (mode !== "quantile" && mode !== "reinhard") {
+    throw new Error(`CamStyle mode "${mode}" is not one of quantile, reinhard`);
+  }
+  const naming = opts.naming ?? camStyleNamingFor(dataset);
+  const quality = opts.quality ?? 95;
+  if (dataset.numCams < 2) {
+    throw new Error(`${dataset.name} has ${dataset.numCams} camera(s); CamStyle needs at least 2`);
+  }
+  try {
+    Deno.mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    throw new Error(`cannot create the CamStyle folder ${outDir}: ${(e as Error).message}`);
+  }
+  const styles = await learnCameraStyles(dataset, { maxImagesPerCam: opts.maxImagesPerCam });
+  const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
+  let written = 0, kept = 0;
+  const total = dataset.train.length;
+  for (let k = 0; k < total; k++) {
+    const item = dataset.train[k];
+    const stem = stemOf(item.path);
+    const names: [number, string][] = [];
+    for (let c = 0; c < dataset.numCams; c++) {
+      if (c === item.cam) continue;
+      const name = camStyleFileName(stem, item.cam, c, naming);
+      if (existing.has(name)) kept++;
+      else names.push([c, name]);
+    }
+    if (names.length > 0) {
+      const img = await readImage(item.path);
+      const lab = rgbToLab(img);
+      for (const [c, name] of names) {
+        const out = transferStyle(img, styles[item.cam], styles[c], mode, lab);
+        await Deno.writeFile(join(outDir, name), encodeJpeg(out, quality));
+        written++;
+      }
+    }
+    if (opts.onProgress && ((k + 1) % 500 === 0 || k + 1 === total)) opts.onProgress(k + 1, total);
+  }
+  return { outDir, written, kept, styles };
+}
+
+/**
+ * Whether `dir` (or its nearest existing ancestor) can be written: creates and removes a probe
+ * file. Used by the CLI to refuse read-only targets with a clear message.
+ */
+export function isWritableDir(dir: string): boolean {
+  let probeDir = dir.replace(/\/+$/, "") || "/";
+  while (!existsSync(probeDir)) {
+    const i = probeDir.lastIndexOf("/");
+    probeDir = i < 0 ? "." : i === 0 ? "/" : probeDir.slice(0, i);
+  }
+  try {
+    if (!Deno.statSync(probeDir).isDirectory) return false;
+    const probe = join(probeDir, `.ecn_write_probe_${Deno.pid}`);
+    Deno.writeFileSync(probe, new Uint8Array(0));
+    Deno.removeSync(probe);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,1130 @@
+/**
+ * 8-bit RGB images: JPEG/PNG decoding and encoding, and PIL-compatible resampling.
+ *
+ * Resampling follows Pillow's `ImagingResample` (separable convolution, support scaled
+ * by the downscale factor, i.e. antialiasing, 22-bit fixed-point coefficients, the
+ * horizontal pass first into an 8-bit intermediate), so results equal
+ * `PIL.Image.resize` exactly (tests compare with Pillow): the reference transforms use it.
+ */
+
+import { decode as decodeJpegJs, encode as encodeJpegJs } from "jpeg-js";
+import { deflateSync, inflateSync } from "node:zlib";
+
+/** An 8-bit RGB image stored row-major HWC: `data[(y * width + x) * 3 + c]`. */
+export interface RgbImage {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** `width * height * 3` bytes, RGB interleaved. */
+  data: Uint8Array;
+}
+
+const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
+
+function isPng(bytes: Uint8Array): boolean {
+  if (bytes.length < 8) return false;
+  for (let i = 0; i < 8; i++) if (bytes[i] !== PNG_SIGNATURE[i]) return false;
+  return true;
+}
+
+function isJpeg(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
+/**
+ * Decodes JPEG or PNG bytes (detected from the magic bytes, not the file name) to RGB.
+ * `path` is only used in error messages. Throws when the data is truncated, corrupt
+ * or in an unsupported format.
+ */
+export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
+  if (isJpeg(bytes)) {
+    // The baseline decoder below is several times faster than jpeg-js on small crops and
+    // gives identical pixels; anything it does not handle (or rejects) goes to jpeg-js.
+    try {
+      const fast = decodeJpegBaseline(bytes, path);
+      if (fast) return fast;
+    } catch {
+      // jpeg-js decides, and its message is reported.
+    }
+    let out: { width: number; height: number; data: Uint8Array };
+    try {
+      // Not tolerant: a truncated file must fail loudly, as PIL does by default.
+      out = decodeJpegJs(bytes, {
+        useTArray: true,
+        formatAsRGBA: false,
+        tolerantDecoding: false,
+      });
+    } catch (e) {
+      throw new Error(
+        `${path}: unreadable JPEG (${bytes.length} bytes; truncated or corrupt?): ` +
+          (e instanceof Error ? e.message : String(e)),
+      );
+    }
+    if (!(out.width > 0 && out.height > 0) || out.data.length !== out.width * out.height * 3) {
+      throw new Error(`${path}: JPEG decoded to an empty or malformed image`);
+    }
+    return { width: out.width, height: out.height, data: out.data };
+  }
+  if (isPng(bytes)) return decodePng(bytes, path);
+  const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
+  throw new Error(
+    `${path}: unsupported image format (first bytes ${head || "<empty file>"}); ` +
+      `expected JPEG (ff d8 ff) or PNG (89 50 4e 47)`,
+  );
+}
+
+/** Reads and decodes a JPEG or PNG file; errors name the path. */
+export async function readImage(path: string): Promise<RgbImage> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new Error(
+      `${path}: cannot read image file: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  return decodeImage(bytes, path);
+}
+
+function checkImage(img: RgbImage, what: string): void {
+  if (
+    !Number.isInteger(img.width) || !Number.isInteger(img.height) || img.width <= 0 ||
+    img.height <= 0 || img.data.length !== img.width * img.height * 3
+  ) {
+    throw new Error(
+      `${what}: expected an RGB image with data.length = width*height*3, got ` +
+        `${img.width}x${img.height} with ${img.data.length} bytes`,
+    );
+  }
+}
+
+/** Encodes an RGB image as baseline JPEG (quality 1..100, default 90). */
+export function encodeJpeg(img: RgbImage, quality = 90): Uint8Array {
+  checkImage(img, "encodeJpeg");
+  const n = img.width * img.height;
+  const rgba = new Uint8Array(n * 4);
+  for (let i = 0, j = 0; i < n * 3; i += 3, j += 4) {
+    rgba[j] = img.data[i];
+    rgba[j + 1] = img.data[i + 1];
+    rgba[j + 2] = img.data[i + 2];
+    rgba[j + 3] = 255;
+  }
+  const out = encodeJpegJs({ width: img.width, height: img.height, data: rgba }, quality);
+  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+}
+
+// ---------------------------------------------------------------------------------------
+// Baseline JPEG
+//
+// A sequential-Huffman, 8-bit, 1- or 3-component decoder that reproduces jpeg-js exactly
+// (same integer IDCT, nearest-neighbour chroma upsampling and YCbCr conversion), written
+// without per-call closures so that V8 keeps it optimized across images; jpeg-js builds
+// its helpers anew for every image, which dominates the cost for 64x128 crops.
+
+const ZIGZAG = new Int32Array([
+  0,
+  1,
+  8,
+  16,
+  9,
+  2,
+  3,
+  10,
+  17,
+  24,
+  32,
+  25,
+  18,
+  11,
+  4,
+  5,
+  12,
+  19,
+  26,
+  33,
+  40,
+  48,
+  41,
+  34,
+  27,
+  20,
+  13,
+  6,
+  7,
+  14,
+  21,
+  28,
+  35,
+  42,
+  49,
+  56,
+  57,
+  50,
+  43,
+  36,
+  29,
+  22,
+  15,
+  23,
+  30,
+  37,
+  44,
+  51,
+  58,
+  59,
+  52,
+  45,
+  38,
+  31,
+  39,
+  46,
+  53,
+  60,
+  61,
+  54,
+  47,
+  55,
+  62,
+  63,
+]);
+
+/** Canonical Huffman table: codes of length L are mincode[L]..maxcode[L]. */
+interface HuffTable {
+  maxcode: Int32Array;
+  mincode: Int32Array;
+  valptr: Int32Array;
+  values: Uint8Array;
+}
+
+function buildHuff(counts: Uint8Array, values: Uint8Array): HuffTable {
+  const maxcode = new Int32Array(18).fill(-1), mincode = new Int32Array(17);
+  const valptr = new Int32Array(17);
+  let code = 0, k = 0;
+  for (let len = 1; len <= 16; len++) {
+    const n = counts[len - 1];
+    valptr[len] = k;
+    mincode[len] = code;
+    code += n;
+    k += n;
+    maxcode[len] = n ? code - 1 : -1;
+    code <<= 1;
+  }
+  return { maxcode, mincode, valptr, values };
+}
+
+interface JpegComponent {
+  id: number;
+  h: number;
+  v: number;
+  tq: number;
+  blocksPerLine: number;
+  blocksPerColumn: number;
+  /** Padded plane: (mcusPerLine*h*8) x (mcusPerColumn*v*8). */
+  plane: Uint8Array;
+  stride: number;
+  pred: number;
+  dc: HuffTable | null;
+  ac: HuffTable | null;
+}
+
+class JpegBits {
+  pos: number;
+  bits = 0;
+  count = 0;
+  constructor(readonly data: Uint8Array, pos: number, readonly path: string) {
+    this.pos = pos;
+  }
+
+  bit(): number {
+    if (this.count === 0) {
+      if (this.pos >= this.data.length) {
+        throw new Error(`${this.path}: truncated JPEG (entropy-coded data ends early)`);
+      }
+      const b = this.data[this.pos++];
+      if (b === 0xff) {
+        const next = this.data[this.pos++];
+        if (next !== 0) {
+          throw new Error(`${this.path}: corrupt JPEG (marker ff${next?.toString(16)} in scan)`);
+        }
+      }
+      this.bits = b;
+      this.count = 8;
+    }
+    this.count--;
+    return (this.bits >> this.count) & 1;
+  }
+
+  receiveExtend(n: number): number {
+    let v = 0;
+    for (let i = 0; i < n; i++) v = (v << 1) | this.bit();
+    return v >= 1 << (n - 1) ? v : v + (-1 << n) + 1;
+  }
+
+  huff(t: HuffTable): number {
+    let code = 0;
+    for (let len = 1; len <= 16; len++) {
+      code = (code << 1) | this.bit();
+      if (code <= t.maxcode[len]) return t.values[t.valptr[len] + code - t.mincode[len]];
+    }
+    throw new Error(`${this.path}: corrupt JPEG (invalid Huffman code)`);
+  }
+}
+
+const DCT_COS1 = 4017, DCT_SIN1 = 799, DCT_COS3 = 3406, DCT_SIN3 = 2276;
+const DCT_COS6 = 1567, DCT_SIN6 = 3784, DCT_SQRT2 = 5793, DCT_SQRT1D2 = 2896;
+
+/**
+ * Dequantizes `zz` (natural order) and runs the integer Loeffler IDCT of pdf.js/jpeg-js
+ * (the same operations, so the same pixels), writing 8x8 samples into `out`.
+ */
+function idctBlock(
+  zz: Int32Array,
+  qt: Int32Array,
+  p: Int32Array,
+  out: Uint8Array,
+  off: number,
+  stride: number,
+): void {
+  let v0, v1, v2, v3, v4, v5, v6, v7, t;
+  for (let i = 0; i < 64; i++) p[i] = zz[i] * qt[i];
+  for (let r = 0; r < 64; r += 8) {
+    if (
+      p[1 + r] === 0 && p[2 + r] === 0 && p[3 + r] === 0 && p[4 + r] === 0 && p[5 + r] === 0 &&
+      p[6 + r] === 0 && p[7 + r] === 0
+    ) {
+      t = (DCT_SQRT2 * p[r] + 512) >> 10;
+      for (let i = 0; i < 8; i++) p[r + i] = t;
+      continue;
+    }
+    v0 = (DCT_SQRT2 * p[r] + 128) >> 8;
+    v1 = (DCT_SQRT2 * p[4 + r] + 128) >> 8;
+    v2 = p[2 + r];
+    v3 = p[6 + r];
+    v4 = (DCT_SQRT1D2 * (p[1 + r] - p[7 + r]) + 128) >> 8;
+    v7 = (DCT_SQRT1D2 * (p[1 + r] + p[7 + r]) + 128) >> 8;
+    v5 = p[3 + r] << 4;
+    v6 = p[5 + r] << 4;
+    t = (v0 - v1 + 1) >> 1;
+    v0 = (v0 + v1 + 1) >> 1;
+    v1 = t;
+    t = (v2 * DCT_SIN6 + v3 * DCT_COS6 + 128) >> 8;
+    v2 = (v2 * DCT_COS6 - v3 * DCT_SIN6 + 128) >> 8;
+    v3 = t;
+    t = (v4 - v6 + 1) >> 1;
+    v4 = (v4 + v6 + 1) >> 1;
+    v6 = t;
+    t = (v7 + v5 + 1) >> 1;
+    v5 = (v7 - v5 + 1) >> 1;
+    v7 = t;
+    t = (v0 - v3 + 1) >> 1;
+    v0 = (v0 + v3 + 1) >> 1;
+    v3 = t;
+    t = (v1 - v2 + 1) >> 1;
+    v1 = (v1 + v2 + 1) >> 1;
+    v2 = t;
+    t = (v4 * DCT_SIN3 + v7 * DCT_COS3 + 2048) >> 12;
+    v4 = (v4 * DCT_COS3 - v7 * DCT_SIN3 + 2048) >> 12;
+    v7 = t;
+    t = (v5 * DCT_SIN1 + v6 * DCT_COS1 + 2048) >> 12;
+    v5 = (v5 * DCT_COS1 - v6 * DCT_SIN1 + 2048) >> 12;
+    v6 = t;
+    p[r] = v0 + v7;
+    p[7 + r] = v0 - v7;
+    p[1 + r] = v1 + v6;
+    p[6 + r] = v1 - v6;
+    p[2 + r] = v2 + v5;
+    p[5 + r] = v2 - v5;
+    p[3 + r] = v3 + v4;
+    p[4 + r] = v3 - v4;
+  }
+  for (let c = 0; c < 8; c++) {
+    if (
+      p[8 + c] === 0 && p[16 + c] === 0 && p[24 + c] === 0 && p[32 + c] === 0 &&
+      p[40 + c] === 0 && p[48 + c] === 0 && p[56 + c] === 0
+    ) {
+      t = (DCT_SQRT2 * p[c] + 8192) >> 14;
+      for (let i = 0; i < 64; i += 8) p[c + i] = t;
+      continue;
+    }
+    v0 = (DCT_SQRT2 * p[c] + 2048) >> 12;
+    v1 = (DCT_SQRT2 * p[32 + c] + 2048) >> 12;
+    v2 = p[16 + c];
+    v3 = p[48 + c];
+    v4 = (DCT_SQRT1D2 * (p[8 + c] - p[56 + c]) + 2048) >> 12;
+    v7 = (DCT_SQRT1D2 * (p[8 + c] + p[56 + c]) + 2048) >> 12;
+    v5 = p[24 + c];
+    v6 = p[40 + c];
+    t = (v0 - v1 + 1) >> 1;
+    v0 = (v0 + v1 + 1) >> 1;
+    v1 = t;
+    t = (v2 * DCT_SIN6 + v3 * DCT_COS6 + 2048) >> 12;
+    v2 = (v2 * DCT_COS6 - v3 * DCT_SIN6 + 2048) >> 12;
+    v3 = t;
+    t = (v4 - v6 + 1) >> 1;
+    v4 = (v4 + v6 + 1) >> 1;
+    v6 = t;
+    t = (v7 + v5 + 1) >> 1;
+    v5 = (v7 - v5 + 1) >> 1;
+    v7 = t;
+    t = (v0 - v3 + 1) >> 1;
+    v0 = (v0 + v3 + 1) >> 1;
+    v3 = t;
+    t = (v1 - v2 + 1) >> 1;
+    v1 = (v1 + v2 + 1) >> 1;
+    v2 = t;
+    t = (v4 * DCT_SIN3 + v7 * DCT_COS3 + 2048) >> 12;
+    v4 = (v4 * DCT_COS3 - v7 * DCT_SIN3 + 2048) >> 12;
+    v7 = t;
+    t = (v5 * DCT_SIN1 + v6 * DCT_COS1 + 2048) >> 12;
+    v5 = (v5 * DCT_COS1 - v6 * DCT_SIN1 + 2048) >> 12;
+    v6 = t;
+    p[c] = v0 + v7;
+    p[56 + c] = v0 - v7;
+    p[8 + c] = v1 + v6;
+    p[48 + c] = v1 - v6;
+    p[16 + c] = v2 + v5;
+    p[40 + c] = v2 - v5;
+    p[24 + c] = v3 + v4;
+    p[32 + c] = v3 - v4;
+  }
+  for (let y = 0; y < 8; y++) {
+    const o = off + y * stride;
+    for (let x = 0; x < 8; x++) {
+      const sample = 128 + ((p[y * 8 + x] + 8) >> 4);
+      out[o + x] = sample < 0 ? 0 : sample > 255 ? 255 : sample;
+    }
+  }
+}
+
+const blockZz = new Int32Array(64);
+const blockTmp = new Int32Array(64);
+
+function decodeBlock(bits: JpegBits, c: JpegComponent, qt: Int32Array, row: number, col: number) {
+  const zz = blockZz;
+  zz.fill(0);
+  const dc = c.dc!, ac = c.ac!;
+  const t = bits.huff(dc);
+  c.pred += t === 0 ? 0 : bits.receiveExtend(t);
+  zz[0] = c.pred;
+  for (let k = 1; k < 64;) {
+    const rs = bits.huff(ac);
+    const s = rs & 15, r = rs >> 4;
+    if (s === 0) {
+      if (r < 15) break;
+      k += 16;
+      continue;
+    }
+    k += r;
+    if (k > 63) throw new Error(`${bits.path}: corrupt JPEG (coefficient index beyond 63)`);
+    zz[ZIGZAG[k]] = bits.receiveExtend(s);
+    k++;
+  }
+  idctBlock(zz, qt, blockTmp, c.plane, row * 8 * c.stride + col * 8, c.stride);
+}
+
+/**
+ * Decodes a baseline (sequential Huffman, 8-bit, 1 or 3 components) JPEG with exactly
+ * jpeg-js's output. Returns null for other kinds (progressive, arithmetic, 12-bit, CMYK,
+ * restart intervals),
+ * which {@link decodeImage} hands to jpeg-js; throws on corrupt or truncated data.
+ */
+export function decodeJpegBaseline(bytes: Uint8Array, path: string): RgbImage | null {
+  const len = bytes.length;
+  let pos = 2;
+  const u16 = (o: number) => (bytes[o] << 8) | bytes[o + 1];
+  const qts: (Int32Array | undefined)[] = [];
+  const dcTables: (HuffTable | undefined)[] = [];
+  const acTables: (HuffTable | undefined)[] = [];
+  let comps: JpegComponent[] = [];
+  let width = 0, height = 0, maxH = 1, maxV = 1, mcusPerLine = 0, mcusPerColumn = 0;
+  while (true) {
+    // Skip fill bytes before a marker.
+    while (pos < len && bytes[pos] === 0xff && bytes[pos + 1] === 0xff) pos++;
+    if (pos + 2 > len) throw new Error(`${path}: truncated JPEG (no end-of-image marker)`);
+    if (bytes[pos] !== 0xff) throw new Error(`${path}: corrupt JPEG (marker expected)`);
+    const marker = bytes[pos + 1];
+    pos += 2;
+    if (marker === 0xd9) break; // EOI
+    if (marker >= 0xd0 && marker <= 0xd7) continue; // stray RST
+    if (pos + 2 > len) throw new Error(`${path}: truncated JPEG (segment header)`);
+    const segLen = u16(pos);
+    const seg = pos + 2, segEnd = pos + segLen;
+    if (segEnd > len) throw new Error(`${path}: truncated JPEG (segment ff${marker.toString(16)})`);
+    switch (marker) {
+      case 0xdb: { // DQT
+        let o = seg;
+        while (o < segEnd) {
+          const pq = bytes[o] >> 4, tq = bytes[o] & 15;
+          o++;
+          const qt = new Int32Array(64);
+          for (let j = 0; j < 64; j++) {
+            qt[ZIGZAG[j]] = pq ? u16(o + 2 * j) : bytes[o + j];
+          }
+          o += pq ? 128 : 64;
+          qts[tq] = qt;
+        }
+        break;
+      }
+      case 0xc0:
+      case 0xc1: { // SOF0/SOF1: sequential Huffman
+        if (bytes[seg] !== 8) return null;
+        height = u16(seg + 1);
+        width = u16(seg + 3);
+        const n = bytes[seg + 5];
+        if ((n !== 1 && n !== 3) || width === 0 || height === 0) return null;
+        comps = [];
+        for (let i = 0; i < n; i++) {
+          const o = seg + 6 + 3 * i;
+          const h = bytes[o + 1] >> 4, v = bytes[o + 1] & 15;
+          if (h < 1 || h > 4 || v < 1 || v > 4) throw new Error(`${path}: corrupt JPEG (sampling)`);
+          comps.push({
+            id: bytes[o],
+            h,
+            v,
+            tq: bytes[o + 2],
+            blocksPerLine: 0,
+            blocksPerColumn: 0,
+            plane: new Uint8Array(0),
+            stride: 0,
+            pred: 0,
+            dc: null,
+            ac: null,
+          });
+        }
+        maxH = Math.max(...comps.map((c) => c.h));
+        maxV = Math.max(...comps.map((c) => c.v));
+        mcusPerLine = Math.ceil(width / 8 / maxH);
+        mcusPerColumn = Math.ceil(height / 8 / maxV);
+        for (const c of comps) {
+          // Same block counts as jpeg-js.
+          c.blocksPerLine = Math.ceil((Math.ceil(width / 8) * c.h) / maxH);
+          c.blocksPerColumn = Math.ceil((Math.ceil(height / 8) * c.v) / maxV);
+          c.stride = mcusPerLine * c.h * 8;
+          c.plane = new Uint8Array(c.stride * mcusPerColumn * c.v * 8);
+        }
+        break;
+      }
+      case 0xc2:
+      case 0xc3:
+      case 0xc5:
+      case 0xc6:
+      case 0xc7:
+      case 0xc9:
+      case 0xca:
+      case 0xcb:
+      case 0xcd:
+      case 0xce:
+      case 0xcf:
+        return null; // progressive, lossless, hierarchical or arithmetic: jpeg-js
+      case 0xc4: { // DHT
+        let o = seg;
+        while (o < segEnd) {
+          const tc = bytes[o] >> 4, th = bytes[o] & 15;
+          const counts = bytes.subarray(o + 1, o + 17);
+          let total = 0;
+          for (let i = 0; i < 16; i++) total += counts[i];
+          const values = bytes.slice(o + 17, o + 17 + total);
+          (tc === 0 ? dcTables : acTables)[th] = buildHuff(counts, values);
+          o += 17 + total;
+        }
+        break;
+      }
+      case 0xdd: // DRI
+        // Restart intervals are left to jpeg-js: no test file has them (PIL 9 cannot write
+        // them) and re-ID data sets do not use them.
+        if (u16(seg) !== 0) return null;
+        break;
+      case 0xda: { // SOS
+        if (comps.length === 0) throw new Error(`${path}: corrupt JPEG (scan before frame)`);
+        const ns = bytes[seg];
+        const scan: JpegComponent[] = [];
+        for (let i = 0; i < ns; i++) {
+          const c = comps.find((x) => x.id === bytes[seg + 1 + 2 * i]);
+          const tables = bytes[seg + 2 + 2 * i];
+          if (!c) throw new Error(`${path}: corrupt JPEG (scan names an unknown component)`);
+          c.dc = dcTables[tables >> 4] ?? null;
+          c.ac = acTables[tables & 15] ?? null;
+          if (!c.dc || !c.ac || !qts[c.tq]) {
+            throw new Error(`${path}: corrupt JPEG (missing Huffman or quantization table)`);
+          }
+          scan.push(c);
+        }
+        pos = decodeScanBaseline(
+          bytes,
+          segEnd,
+          scan,
+          mcusPerLine,
+          mcusPerColumn,
+          qts,
+          path,
+        );
+        continue;
+      }
+      default:
+        break; // APPn, COM and others carry nothing needed here
+    }
+    pos = segEnd;
+  }
+  if (comps.length === 0) throw new Error(`${path}: corrupt JPEG (no frame header)`);
+  return jpegToRgb(comps, width, height, maxH, maxV);
+}
+
+/** Decodes one scan without restart intervals; returns the offset of the next marker. */
+function decodeScanBaseline(
+  bytes: Uint8Array,
+  start: number,
+  scan: JpegComponent[],
+  mcusPerLine: number,
+  mcusPerColumn: number,
+  qts: (Int32Array | undefined)[],
+  path: string,
+): number {
+  const bits = new JpegBits(bytes, start, path);
+  for (const c of scan) c.pred = 0;
+  if (scan.length === 1) {
+    // Non-interleaved: the component's own blocks, row by row.
+    const c = scan[0], qt = qts[c.tq]!;
+    for (let row = 0; row < c.blocksPerColumn; row++) {
+      for (let col = 0; col < c.blocksPerLine; col++) decodeBlock(bits, c, qt, row, col);
+    }
+  } else {
+    for (let mRow = 0; mRow < mcusPerColumn; mRow++) {
+      for (let mCol = 0; mCol < mcusPerLine; mCol++) {
+        for (const c of scan) {
+          const qt = qts[c.tq]!;
+          for (let j = 0; j < c.v; j++) {
+            for (let k = 0; k < c.h; k++) {
+              decodeBlock(bits, c, qt, mRow * c.v + j, mCol * c.h + k);
+            }
+          }
+        }
+      }
+    }
+  }
+  // Leftover bits are padding; the scan ends at the next marker.
+  let p = bits.pos;
+  while (p < bytes.length - 1 && !(bytes[p] === 0xff && bytes[p + 1] !== 0)) p++;
+  return p;
+}
+
+function jpegToRgb(
+  comps: JpegComponent[],
+  width: number,
+  height: number,
+  maxH: number,
+  maxV: number,
+): RgbImage {
+  const out = new Uint8Array(width * height * 3);
+  // Nearest-neighbour upsampling with jpeg-js's index arithmetic.
+  const cols = comps.map((c) => {
+    const s = c.h / maxH;
+    return Int32Array.from({ length: width }, (_, x) => 0 | (x * s));
+  });
+  if (comps.length === 1) {
+    const c = comps[0], xi = cols[0];
+    for (let y = 0, o = 0; y < height; y++) {
+      const row = (0 | (y * (c.v / maxV))) * c.stride;
+      for (let x = 0; x < width; x++, o += 3) {
+        out[o] = out[o + 1] = out[o + 2] = c.plane[row + xi[x]];
+      }
+    }
+    return { width, height, data: out };
+  }
+  const [c1, c2, c3] = comps, [x1, x2, x3] = cols;
+  const p1 = c1.plane, p2 = c2.plane, p3 = c3.plane;
+  for (let y = 0, o = 0; y < height; y++) {
+    const r1 = (0 | (y * (c1.v / maxV))) * c1.stride;
+    const r2 = (0 | (y * (c2.v / maxV))) * c2.stride;
+    const r3 = (0 | (y * (c3.v / maxV))) * c3.stride;
+    for (let x = 0; x < width; x++, o += 3) {
+      const Y = p1[r1 + x1[x]], cb = p2[r2 + x2[x]] - 128, cr = p3[r3 + x3[x]] - 128;
+      // Float math stored into a Uint8Array truncates, as in jpeg-js.
+      const r = Y + 1.402 * cr, g = Y - 0.3441363 * cb - 0.71413636 * cr, b = Y + 1.772 * cb;
+      out[o] = r < 0 ? 0 : r > 255 ? 255 : r;
+      out[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g;
+      out[o + 2] = b < 0 ? 0 : b > 255 ? 255 : b;
+    }
+  }
+  return { width, height, data: out };
+}
+
+// ---------------------------------------------------------------------------------------
+// PNG
+
+const CRC_TABLE: Uint32Array = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(bytes: Uint8Array, start: number, end: number): number {
+  let c = 0xffffffff;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Encodes an RGB image as an 8-bit truecolor, non-interlaced PNG (filter Sub per row). */
+export function encodePng(img: RgbImage): Uint8Array {
+  checkImage(img, "encodePng");
+  const { width, height, data } = img;
+  const stride = width * 3;
+  // Filter 1 (Sub) compresses photos better than 0 at no real cost.
+  const raw = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const o = y * (stride + 1);
+    const r = y * stride;
+    raw[o] = 1;
+    for (let i = 0; i < stride; i++) {
+      raw[o + 1 + i] = (data[r + i] - (i >= 3 ? data[r + i - 3] : 0)) & 0xff;
+    }
+  }
+  const idat = new Uint8Array(deflateSync(raw));
+  const ihdr = new Uint8Array(13);
+  const dv = new DataView(ihdr.buffer);
+  dv.setUint32(0, width);
+  dv.setUint32(4, height);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // truecolor
+  const chunks = [chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0))];
+  const total = 8 + chunks.reduce((s, c) => s + c.length, 0);
+  const out = new Uint8Array(total);
+  out.set(PNG_SIGNATURE, 0);
+  let off = 8;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+function chunk(type: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + body.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, body.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(body, 8);
+  dv.setUint32(8 + body.length, crc32(out, 4, 8 + body.length));
+  return out;
+}
+
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+function decodePng(bytes: Uint8Array, path: string): RgbImage {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 8;
+  let width = 0, height = 0, depth = 0, colorType = -1, interlace = 0;
+  let palette: Uint8Array | undefined;
+  const idat: Uint8Array[] = [];
+  let sawEnd = false;
+  while (off < bytes.length) {
+    if (off + 12 > bytes.length) {
+      throw new Error(`${path}: truncated PNG (chunk header at byte ${off} of ${bytes.length})`);
+    }
+    const len = dv.getUint32(off);
+    const type = String.fromCharCode(
+      bytes[off + 4],
+      bytes[off + 5],
+      bytes[off + 6],
+      bytes[off + 7],
+    );
+    const bodyStart = off + 8;
+    const bodyEnd = bodyStart + len;
+    if (bodyEnd + 4 > bytes.length) {
+      throw new Error(
+        `${path}: truncated PNG (chunk ${type} needs ${len} bytes, file has ${bytes.length})`,
+      );
+    }
+    if (crc32(bytes, off + 4, bodyEnd) !== dv.getUint32(bodyEnd)) {
+      throw new Error(`${path}: corrupt PNG (CRC mismatch in chunk ${type})`);
+    }
+    const body = bytes.subarray(bodyStart, bodyEnd);
+    if (type === "IHDR") {
+      width = dv.getUint32(bodyStart);
+      height = dv.getUint32(bodyStart + 4);
+      depth = body[8];
+      colorType = body[9];
+      interlace = body[12];
+    } else if (type === "PLTE") {
+      palette = body;
+    } else if (type === "IDAT") {
+      idat.push(body);
+    } else if (type === "IEND") {
+      sawEnd = true;
+      break;
+    }
+    off = bodyEnd + 4;
+  }
+  if (width === 0 || height === 0) throw new Error(`${path}: PNG without a valid IHDR chunk`);
+  if (!sawEnd || idat.length === 0) {
+    throw new Error(`${path}: truncated PNG (no ${idat.length ? "IEND" : "IDAT"} chunk)`);
+  }
+  const channels = PNG_CHANNELS[colorType];
+  if (channels === undefined) throw new Error(`${path}: PNG with invalid color type ${colorType}`);
+  const lowBitOk = (colorType === 0 || colorType === 3) && (depth === 1 || depth === 2 ||
+    depth === 4);
+  if (depth !== 8 && !lowBitOk) {
+    throw new Error(
+      `${path}: unsupported PNG bit depth ${depth} for color type ${colorType}; ` +
+        `expected 8-bit (or 1/2/4-bit gray/palette); convert the file to 8-bit RGB`,
+    );
+  }
+  if (interlace !== 0) {
+    throw new Error(
+      `${path}: unsupported interlaced (Adam7) PNG; expected a non-interlaced PNG ` +
+        `(re-save it without interlacing)`,
+    );
+  }
+  if (colorType === 3 && !palette) throw new Error(`${path}: palette PNG without PLTE chunk`);
+
+  let joinedLen = 0;
+  for (const c of idat) joinedLen += c.length;
+  const joined = new Uint8Array(joinedLen);
+  let jo = 0;
+  for (const c of idat) {
+    joined.set(c, jo);
+    jo += c.length;
+  }
+  let raw: Uint8Array;
+  try {
+    raw = new Uint8Array(inflateSync(joined));
+  } catch (e) {
+    throw new Error(
+      `${path}: corrupt PNG image data (zlib: ${e instanceof Error ? e.message : e})`,
+    );
+  }
+  const bitsPerPixel = channels * depth;
+  const stride = Math.ceil((width * bitsPerPixel) / 8);
+  const bpp = Math.max(1, bitsPerPixel >> 3); // filter distance in bytes
+  if (raw.length < (stride + 1) * height) {
+    throw new Error(
+      `${path}: truncated PNG image data (${raw.length} bytes, need ${(stride + 1) * height})`,
+    );
+  }
+  const lines = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)];
+    const src = y * (stride + 1) + 1;
+    const dst = y * stride;
+    const prev = dst - stride;
+    for (let i = 0; i < stride; i++) {
+      const x = raw[src + i];
+      const a = i >= bpp ? lines[dst + i - bpp] : 0;
+      const b = y > 0 ? lines[prev + i] : 0;
+      let v: number;
+      switch (f) {
+        case 0:
+          v = x;
+          break;
+        case 1:
+          v = x + a;
+          break;
+        case 2:
+          v = x + b;
+          break;
+        case 3:
+          v = x + ((a + b) >> 1);
+          break;
+        case 4: {
+          const c = y > 0 && i >= bpp ? lines[prev + i - bpp] : 0;
+          const p = a + b - c;
+          const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+          v = x + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
+          break;
+        }
+        default:
+          throw new Error(`${path}: corrupt PNG (filter type ${f} in row ${y}; expected 0-4)`);
+      }
+      lines[dst + i] = v;
+    }
+  }
+  const out = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const row = y * stride;
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      if (depth < 8) {
+        const bit = x * depth;
+        const v = (lines[row + (bit >> 3)] >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
+        if (colorType === 3) {
+          setPalette(out, o, palette!, v, path);
+        } else {
+          const g = Math.round((v * 255) / ((1 << depth) - 1));
+          out[o] = out[o + 1] = out[o + 2] = g;
+        }
+        continue;
+      }
+      const i = row + x * channels;
+      switch (colorType) {
+        case 0:
+        case 4:
+          out[o] = out[o + 1] = out[o + 2] = lines[i];
+          break;
+        case 2:
+        case 6: // alpha dropped, as PIL's convert("RGB") does
+          out[o] = lines[i];
+          out[o + 1] = lines[i + 1];
+          out[o + 2] = lines[i + 2];
+          break;
+        case 3:
+          setPalette(out, o, palette!, lines[i], path);
+          break;
+      }
+    }
+  }
+  return { width, height, data: out };
+}
+
+function setPalette(out: Uint8Array, o: number, pal: Uint8Array, v: number, path: string): void {
+  if (v * 3 + 2 >= pal.length) {
+    throw new Error(`${path}: corrupt PNG (palette index ${v} beyond ${pal.length / 3} entries)`);
+  }
+  out[o] = pal[v * 3];
+  out[o + 1] = pal[v * 3 + 1];
+  out[o + 2] = pal[v * 3 + 2];
+}
+
+// ---------------------------------------------------------------------------------------
+// Resampling (Pillow's algorithm)
+
+/** Resampling filters with Pillow's definitions. */
+export type ResampleFilter = "bilinear" | "bicubic";
+
+const PRECISION_BITS = 32 - 8 - 2;
+const HALF = 1 << (PRECISION_BITS - 1);
+
+function bilinearFilter(x: number): number {
+  x = Math.abs(x);
+  return x < 1 ? 1 - x : 0;
+}
+
+function bicubicFilter(x: number): number {
+  // Pillow's a = -0.5 (Keys' kernel).
+  const a = -0.5;
+  x = Math.abs(x);
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0;
+}
+
+/** Fixed-point coefficient table for one axis: output i reads `bounds[2i+1]` inputs from `bounds[2i]`. */
+interface Coeffs {
+  ksize: number;
+  bounds: Int32Array;
+  kk: Int32Array;
+}
+
+function precomputeCoeffs(inSize: number, outSize: number, filter: ResampleFilter): Coeffs {
+  const fn = filter === "bilinear" ? bilinearFilter : bicubicFilter;
+  const baseSupport = filter === "bilinear" ? 1 : 2;
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1);
+  const support = baseSupport * filterscale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const bounds = new Int32Array(outSize * 2);
+  const kk = new Int32Array(outSize * ksize);
+  const tmp = new Float64Array(ksize);
+  const ss = 1 / filterscale;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    // Math.trunc mirrors C's (int) cast.
+    let xmin = Math.trunc(center - support + 0.5);
+    if (xmin < 0) xmin = 0;
+    let xmax = Math.trunc(center + support + 0.5);
+    if (xmax > inSize) xmax = inSize;
+    xmax -= xmin;
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) {
+      const w = fn((x + xmin - center + 0.5) * ss);
+      tmp[x] = w;
+      ww += w;
+    }
+    for (let x = 0; x < xmax; x++) {
+      const w = ww !== 0 ? tmp[x] / ww : tmp[x];
+      kk[xx * ksize + x] = w < 0
+        ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS))
+        : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
+    }
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = xmax;
+  }
+  return { ksize, bounds, kk };
+}
+
+const coeffCache = new Map<string, Coeffs>();
+
+/** Coefficient tables are cached per (size, size, filter): crops repeat sizes often. */
+function coeffs(inSize: number, outSize: number, filter: ResampleFilter): Coeffs {
+  const key = `${filter}:${inSize}:${outSize}`;
+  let c = coeffCache.get(key);
+  if (!c) {
+    if (coeffCache.size > 4096) coeffCache.clear();
+    c = precomputeCoeffs(inSize, outSize, filter);
+    coeffCache.set(key, c);
+  }
+  return c;
+}
+
+/** Options of {@link resample}. */
+export interface ResampleOptions {
+  /** Integer crop rectangle taken first, as `img.crop(...)` then resize in PIL. */
+  crop?: { x: number; y: number; width: number; height: number };
+  /** Mirror the result horizontally (exactly equal to flipping afterwards). */
+  flip?: boolean;
+}
+
+/**
+ * Resizes (an optional integer crop of) `img` to `width` x `height` with Pillow's
+ * algorithm: `img.crop(box).resize((width, height), filter)`, optionally mirrored.
+ * Downscaling widens the filter (antialiasing), as Pillow does.
+ */
+export function resample(
+  img: RgbImage,
+  width: number,
+  height: number,
+  filter: ResampleFilter,
+  options: ResampleOptions = {},
+): RgbImage {
+  const out = new Uint8Array(width * height * 3);
+  resampleRows(img, width, height, filter, options, (yy, acc) => {
+    const o = yy * width * 3;
+    for (let i = 0; i < acc.length; i++) out[o + i] = clip8(acc[i]);
+  });
+  return { width, height, data: out };
+}
+
+/**
+ * Like {@link resample}, but writes planar (CHW) float32 output: each 8-bit result of
+ * channel c is mapped through `lut[c * 256 + value]` (e.g. ToTensor + Normalize) and
+ * stored at `out[offset + c*height*width + y*width + x]`, skipping the 8-bit image.
+ */
+export function resampleToPlanar(
+  img: RgbImage,
+  width: number,
+  height: number,
+  filter: ResampleFilter,
+  options: ResampleOptions,
+  lut: Float32Array,
+  out: Float32Array,
+  offset: number,
+): void {
+  if (lut.length !== 768) {
+    throw new Error(`resampleToPlanar: lut needs 768 entries, got ${lut.length}`);
+  }
+  const plane = width * height;
+  if (offset < 0 || offset + 3 * plane > out.length) {
+    throw new Error(
+      `resampleToPlanar: output needs ${3 * plane} floats at offset ${offset}, has ${out.length}`,
+    );
+  }
+  resampleRows(img, width, height, filter, options, (yy, acc) => {
+    const o0 = offset + yy * width, o1 = o0 + plane, o2 = o1 + plane;
+    for (let x = 0, i = 0; x < width; x++, i += 3) {
+      out[o0 + x] = lut[clip8(acc[i])];
+      out[o1 + x] = lut[256 + clip8(acc[i + 1])];
+      out[o2 + x] = lut[512 + clip8(acc[i + 2])];
+    }
+  });
+}
+
+/** Scratch buffers reused across calls (a worker resizes thousands of same-size images). */
+let scratchTmp = new Uint8Array(0);
+let scratchAcc = new Int32Array(0);
+
+/**
+ * The two passes; `emit(y, acc)` receives each output row as fixed-point RGB sums
+ * (`acc` is reused, `clip8` turns a sum into the 8-bit value).
+ */
+function resampleRows(
+  img: RgbImage,
+  width: number,
+  height: number,
+  filter: ResampleFilter,
+  options: ResampleOptions,
+  emit: (y: number, acc: Int32Array) => void,
+): void {
+  checkImage(img, "resample");
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new Error(`resample: expected positive integer output size, got ${width}x${height}`);
+  }
+  const crop = options.crop ?? { x: 0, y: 0, width: img.width, height: img.height };
+  if (
+    !Number.isInteger(crop.x) || !Number.isInteger(crop.y) || crop.width <= 0 ||
+    crop.height <= 0 || crop.x < 0 || crop.y < 0 || crop.x + crop.width > img.width ||
+    crop.y + crop.height > img.height
+  ) {
+    throw new Error(
+      `resample: crop ${JSON.stringify(crop)} is not inside the ${img.width}x${img.height} image`,
+    );
+  }
+  const flip = options.flip ?? false;
+  const src = img.data;
+  const srcStride = img.width * 3;
+  const stride = width * 3;
+
+  // Horizontal pass into 8-bit rows (as Pillow), over only the rows the vertical pass reads.
+  const cv = coeffs(crop.height, height, filter);
+  const yFirst = cv.bounds[0];
+  const yLast = cv.bounds[height * 2 - 2] + cv.bounds[height * 2 - 1];
+  const tmpH = yLast - yFirst;
+  if (scratchTmp.length < tmpH * stride) scratchTmp = new Uint8Array(tmpH * stride);
+  const tmp = scratchTmp;
+  const ch = coeffs(crop.width, width, filter);
+  const hk = ch.kk, hb = ch.bounds, hks = ch.ksize;
+  for (let y = 0; y < tmpH; y++) {
+    const rowIn = (crop.y + yFirst + y) * srcStride + crop.x * 3;
+    const rowOut = y * stride;
+    for (let xx = 0; xx < width; xx++) {
+      const xmax = hb[xx * 2 + 1];
+      const k0 = xx * hks;
+      let s0 = HALF, s1 = HALF, s2 = HALF;
+      let p = rowIn + hb[xx * 2] * 3;
+      for (let x = 0; x < xmax; x++, p += 3) {
+        const k = hk[k0 + x];
+        s0 = (s0 + Math.imul(src[p], k)) | 0;
+        s1 = (s1 + Math.imul(src[p + 1], k)) | 0;
+        s2 = (s2 + Math.imul(src[p + 2], k)) | 0;
+      }
+      const o = rowOut + (flip ? width - 1 - xx : xx) * 3;
+      tmp[o] = clip8(s0);
+      tmp[o + 1] = clip8(s1);
+      tmp[o + 2] = clip8(s2);
+    }
+  }
+
+  // Vertical pass, one output row at a time: long inner loops over whole rows.
+  if (scratchAcc.length !== stride) scratchAcc = new Int32Array(stride);
+  const acc = scratchAcc;
+  const vk = cv.kk, vb = cv.bounds, vks = cv.ksize;
+  for (let yy = 0; yy < height; yy++) {
+    const ymin = vb[yy * 2] - yFirst, ymax = vb[yy * 2 + 1];
+    const k0 = yy * vks;
+    acc.fill(HALF);
+    for (let y = 0; y < ymax; y++) {
+      const k = vk[k0 + y];
+      if (k === 0) continue;
+      const p = (ymin + y) * stride;
+      for (let i = 0; i < stride; i++) acc[i] = (acc[i] + Math.imul(tmp[p + i], k)) | 0;
+    }
+    emit(yy, acc);
+  }
+}
+
+function clip8(s: number): number {
+  const v = s >> PRECISION_BITS;
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+/** Bilinear resize equal to PIL's `img.resize((width, height), Image.BILINEAR)`. */
+export function resizeBilinear(img: RgbImage, width: number, height: number): RgbImage {
+  return resample(img, width, height, "bilinear");
+}
+
+/** Bicubic resize equal to PIL's `img.resize((width, height), Image.BICUBIC)` (a = -0.5). */
+export function resizeBicubic(img: RgbImage, width: number, height: number): RgbImage {
+  return resample(img, width, height, "bicubic");
+}

@@ -1,0 +1,204 @@
+import { loadReidDataset } from "../src/data/datasets.ts";
+import {
+  camStyleFileName,
+  CamStyleIndex,
+  camStyleNamingFor,
+  generateCamStyle,
+  labToRgb,
+  learnCameraStyles,
+  rgbToLab,
+  transferStyle,
+} from "../src/data/camstyle.ts";
+import { encodePng, readImage, type RgbImage } from "../src/data/image.ts";
+import { mulberry32 } from "../src/data/synthetic.ts";
+import { main as camstyleMain } from "../src/cli/camstyle.ts";
+
+// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
+function assert(cond: boolean, msg = "assertion failed"): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+function assertEquals(actual: unknown, expected: unknown): void {
+  const a = JSON.stringify(actual), e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`values differ:\n  actual:   ${a}\n  expected: ${e}`);
+}
+
+/** A textured image whose colours depend on the camera: cam 0 warm and bright, cam 1 cool and dark. */
+function cameraImage(cam: number, seed: number): RgbImage {
+  const r = mulberry32(seed);
+  const w = 16, h = 32;
+  const data = new Uint8Array(w * h * 3);
+  const base = cam === 0 ? [200, 140, 90] : [40, 60, 110];
+  const spread = cam === 0 ? 50 : 20;
+  for (let i = 0; i < w * h; i++) {
+    const t = r() * 2 - 1;
+    for (let c = 0; c < 3; c++) {
+      data[3 * i + c] = Math.max(0, Math.min(255, Math.round(base[c] + spread * t + 8 * r())));
+    }
+  }
+  return { width: w, height: h, data };
+}
+
+/** Market-layout folder: 2 cameras, 3 train images each (PNG), 1 query, 1 gallery. */
+function makeDataset(): string {
+  const root = Deno.makeTempDirSync({ prefix: "ecn_cs_" });
+  for (const d of ["bounding_box_train", "query", "bounding_box_test"]) {
+    Deno.mkdirSync(`${root}/${d}`);
+  }
+  let seed = 1;
+  for (const cam of [0, 1]) {
+    for (let k = 0; k < 3; k++) {
+      const name = `000${k + 1}_c${cam + 1}s1_00000${k}_00.png`;
+      Deno.writeFileSync(`${root}/bounding_box_train/${name}`, encodePng(cameraImage(cam, seed++)));
+    }
+  }
+  Deno.writeFileSync(`${root}/query/0009_c1s1_000001_00.png`, encodePng(cameraImage(0, 99)));
+  Deno.writeFileSync(
+    `${root}/bounding_box_test/0009_c2s1_000001_00.png`,
+    encodePng(cameraImage(1, 98)),
+  );
+  return root;
+}
+
+function meanRgb(img: RgbImage): number[] {
+  const m = [0, 0, 0];
+  for (let i = 0; i < img.data.length; i++) m[i % 3] += img.data[i];
+  return m.map((v) => v / (img.width * img.height));
+}
+
+function dist(a: number[], b: number[]): number {
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+}
+
+Deno.test("CamStyle file names follow the reference (1-based cameras)", () => {
+  assertEquals(
+    camStyleFileName("0002_c1s1_000451_03", 0, 4, "pair"),
+    "0002_c1s1_000451_03_fake_1to5.jpg",
+  );
+  assertEquals(
+    camStyleFileName("0000_000_01_0303morning_0015_0", 0, 14, "target"),
+    "0000_000_01_0303morning_0015_0_fake_15.jpg",
+  );
+});
+
+Deno.test("lookup: own camera gives the original, others the copy; draws are uniform", () => {
+  const root = makeDataset();
+  const ds = loadReidDataset(root, { quiet: true });
+  assertEquals(camStyleNamingFor(ds), "pair");
+  Deno.removeSync(root, { recursive: true });
+  const index = new CamStyleIndex(ds, { dir: "/elsewhere/cs" });
+  const item = ds.train[0]; // camera 0
+  assertEquals(index.pathFor(item, 0), item.path);
+  assertEquals(index.pathFor(item, 1), `/elsewhere/cs/0001_c1s1_000000_00_fake_1to2.jpg`);
+  assertEquals(new CamStyleIndex(ds).dir, `${root}/bounding_box_train_camstyle`);
+  const msmt = new CamStyleIndex(ds, { dir: "/x", naming: "target" });
+  assertEquals(msmt.pathFor(item, 1), "/x/0001_c1s1_000000_00_fake_2.jpg");
+  const rng = mulberry32(7);
+  let own = 0;
+  const n = 4000;
+  for (let i = 0; i < n; i++) if (index.pickCamStyle(item, rng) === item.path) own++;
+  assert(Math.abs(own / n - 0.5) < 0.03, `own-camera share ${own / n}, expected about 1/2`);
+  let threw = false;
+  try {
+    index.pathFor(item, 2);
+  } catch (e) {
+    threw = (e as Error).message.includes("out of range 0..1");
+  }
+  assert(threw, "camera 2 of 2 must be rejected");
+});
+
+Deno.test("check(): missing copies are reported once, with count and pattern", () => {
+  const root = makeDataset();
+  const ds = loadReidDataset(root, { quiet: true });
+  const dir = `${root}/cs`;
+  Deno.mkdirSync(dir);
+  const index = new CamStyleIndex(ds, { dir });
+  // Provide all but two of the six needed copies.
+  const needed = ds.train.map((it) => index.pathFor(it, 1 - it.cam));
+  for (const p of needed.slice(2)) Deno.writeFileSync(p, new Uint8Array(0));
+  let msg = "";
+  try {
+    index.check();
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("2 of 6 expected files"), msg);
+  assert(msg.includes(`${dir}/{stem}_fake_{c}to{c'}.jpg`), msg);
+  assert(msg.includes(needed[0]), msg);
+  assert(msg.includes("deno task camstyle"), msg);
+  const report = index.check({ throwOnMissing: false });
+  assertEquals(report.missing, needed.slice(0, 2));
+  for (const p of needed.slice(0, 2)) Deno.writeFileSync(p, new Uint8Array(0));
+  // The report is cached; a fresh index sees the completed folder.
+  assertEquals(index.check({ throwOnMissing: false }).missing.length, 2);
+  assertEquals(new CamStyleIndex(ds, { dir }).check().missing.length, 0);
+  const absent = new CamStyleIndex(ds, { dir: `${root}/nope` }).check({ throwOnMissing: false });
+  assertEquals(absent.missing.length, 6);
+  Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("l-alpha-beta round trip is within one level", () => {
+  const img = cameraImage(0, 3);
+  img.data[0] = 0;
+  img.data[1] = 0;
+  img.data[2] = 0;
+  img.data[3] = 255;
+  img.data[4] = 255;
+  img.data[5] = 255;
+  const back = labToRgb(rgbToLab(img), img.width, img.height);
+  let worst = 0;
+  for (let i = 0; i < img.data.length; i++) {
+    worst = Math.max(worst, Math.abs(back.data[i] - img.data[i]));
+  }
+  assert(worst <= 1, `round-trip error ${worst}`);
+});
+
+Deno.test("generateCamStyle writes every copy and moves colours towards the target camera", async () => {
+  const root = makeDataset();
+  const ds = loadReidDataset(root, { quiet: true });
+  const styles = await learnCameraStyles(ds);
+  assertEquals(styles.map((s) => s.images), [3, 3]);
+  const src = await readImage(ds.train[0].path); // camera 0
+  const tgtMean = meanRgb(await readImage(ds.train[3].path)); // camera 1
+  for (const mode of ["quantile", "reinhard"] as const) {
+    const out = transferStyle(src, styles[0], styles[1], mode);
+    const before = dist(meanRgb(src), tgtMean), after = dist(meanRgb(out), tgtMean);
+    assert(after < 0.25 * before, `${mode}: mean colour distance ${before} -> ${after}`);
+  }
+  const out = `${root}/generated`;
+  const res = await generateCamStyle(ds, out, { quality: 95 });
+  assertEquals(res.written, 6);
+  const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  assertEquals(names, [
+    "0001_c1s1_000000_00_fake_1to2.jpg",
+    "0001_c2s1_000000_00_fake_2to1.jpg",
+    "0002_c1s1_000001_00_fake_1to2.jpg",
+    "0002_c2s1_000001_00_fake_2to1.jpg",
+    "0003_c1s1_000002_00_fake_1to2.jpg",
+    "0003_c2s1_000002_00_fake_2to1.jpg",
+  ]);
+  const fake = await readImage(`${out}/0001_c1s1_000000_00_fake_1to2.jpg`);
+  assertEquals([fake.width, fake.height], [src.width, src.height]);
+  assert(
+    dist(meanRgb(fake), tgtMean) < 0.25 * dist(meanRgb(src), tgtMean),
+    "written copy not moved",
+  );
+  assertEquals(new CamStyleIndex(ds, { dir: out }).check().missing.length, 0);
+  // A second run keeps what exists (resume).
+  const again = await generateCamStyle(ds, out);
+  assertEquals([again.written, again.kept], [0, 6]);
+  Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("camstyle CLI refuses the shared folder and asks for --out", async () => {
+  const errors: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => errors.push(a.join(" "));
+  try {
+    const rc = await camstyleMain(["--data", "/work/shared/data/cuhk03d"]);
+    assertEquals(rc, 1);
+  } finally {
+    console.error = orig;
+  }
+  assert(errors.join("\n").includes("refusing to write"), errors.join("\n"));
+  assert(errors.join("\n").includes("--out"), errors.join("\n"));
+});

@@ -1,0 +1,255 @@
+import {
+  loadReidDataset,
+  MARKET_NAME_PATTERN,
+  parseMarketName,
+  parseMsmtCamera,
+  type ReidDataset,
+} from "../src/data/datasets.ts";
+
+const created: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const d of created) Deno.removeSync(d, { recursive: true });
+});
+
+/** Makes a Market-layout folder with empty files (the reader never opens images). */
+function makeMarket(files: { train?: string[]; query?: string[]; gallery?: string[] }): string {
+  const root = Deno.makeTempDirSync({ prefix: "ecn_ds_" });
+  created.push(root);
+  const dirs = { train: "bounding_box_train", query: "query", gallery: "bounding_box_test" };
+  for (const [split, dir] of Object.entries(dirs)) {
+    Deno.mkdirSync(`${root}/${dir}`);
+    for (const f of files[split as keyof typeof files] ?? []) {
+      Deno.writeFileSync(`${root}/${dir}/${f}`, new Uint8Array(0));
+    }
+  }
+  return root;
+}
+
+// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
+function assert(cond: boolean, msg = "assertion failed"): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+function assertEquals(actual: unknown, expected: unknown): void {
+  const a = JSON.stringify(actual), e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`values differ:\n  actual:   ${a}\n  expected: ${e}`);
+}
+function assertThrows(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof Error) return e;
+    throw new Error(`threw a non-Error: ${String(e)}`);
+  }
+  throw new Error("expected an error, none was thrown");
+}
+
+const QUIET = { quiet: true };
+
+Deno.test("market layout: relabelling, junk/distractors, 0-based cameras, sorted indices", () => {
+  const root = makeMarket({
+    train: [
+      "0007_c2s1_000100_00.jpg",
+      "0002_c1s1_000001_00.jpg",
+      "0005_c3s2_000050_01.png",
+      "0002_c3s1_000010_00.jpeg",
+      "-1_c1s1_000002_00.jpg", // junk: dropped
+      "0000_c2s1_000003_00.jpg", // distractor: not a training identity
+      "Thumbs.db", // not an image
+    ],
+    query: ["0011_c1s1_000001_00.jpg", "0012_c4s1_000001_00.JPG"],
+    gallery: ["0011_c2s1_000002_00.jpg", "0000_c1s1_000009_00.jpg", "-1_c3s1_000001_00.jpg"],
+  });
+  const ds = loadReidDataset(root, QUIET);
+  assertEquals(ds.layout, "market");
+  assertEquals(ds.numTrainIds, 3);
+  assertEquals(ds.trainPidMap, [2, 5, 7]);
+  // Sorted by file name; pids relabelled in sorted original-pid order.
+  assertEquals(
+    ds.train.map((it) => [it.path.split("/").pop(), it.pid, it.cam, it.index]),
+    [
+      ["0002_c1s1_000001_00.jpg", 0, 0, 0],
+      ["0002_c3s1_000010_00.jpeg", 0, 2, 1],
+      ["0005_c3s2_000050_01.png", 1, 2, 2],
+      ["0007_c2s1_000100_00.jpg", 2, 1, 3],
+    ],
+  );
+  assertEquals(ds.query.map((it) => [it.pid, it.cam]), [[11, 0], [12, 3]]);
+  // pid 0 stays in the gallery, -1 is dropped and counted.
+  assertEquals(ds.gallery.map((it) => [it.pid, it.cam, it.index]), [[0, 0, 0], [11, 1, 1]]);
+  assertEquals(ds.junkDropped, { train: 1, query: 0, gallery: 1 });
+  assertEquals(ds.numCams, 4);
+  assert(ds.train[0].path.startsWith(`${root}/bounding_box_train/`));
+  const table = ds.summaryTable();
+  assert(table.includes("subset   | # ids | # images | # cameras"), table);
+  assert(/train\s+\|\s+3 \|\s+4 \|\s+3/.test(table), table);
+  assert(/gallery\s+\|\s+2 \|\s+2 \|\s+2/.test(table), table);
+  assert(table.includes("dropped 2 junk"), table);
+});
+
+Deno.test("the summary is printed unless quiet", () => {
+  const root = makeMarket({
+    train: ["0001_c1s1_0_00.jpg"],
+    query: ["0002_c1s1_0_00.jpg"],
+    gallery: ["0002_c2s1_0_00.jpg"],
+  });
+  const lines: string[] = [];
+  loadReidDataset(root, { log: (s) => lines.push(s), name: "tiny" });
+  assertEquals(lines.length, 1);
+  assert(lines[0].startsWith("tiny dataset loaded"), lines[0]);
+  loadReidDataset(root, { log: (s) => lines.push(s), quiet: true });
+  assertEquals(lines.length, 1);
+});
+
+Deno.test("missing root or split folder: the error names the path and the layout", () => {
+  const e1 = assertThrows(() => loadReidDataset("/nonexistent/ecn_data", QUIET));
+  assert(e1.message.includes("/nonexistent/ecn_data"), e1.message);
+  assert(e1.message.includes("bounding_box_train"), e1.message);
+  const root = makeMarket({ train: ["0001_c1s1_0_00.jpg"], query: ["0001_c2s1_0_00.jpg"] });
+  Deno.removeSync(`${root}/bounding_box_test`);
+  const e2 = assertThrows(() => loadReidDataset(root, QUIET));
+  assert(e2.message.includes(`${root}/bounding_box_test`), e2.message);
+  assert(e2.message.includes("expected the Market-1501 layout"), e2.message);
+});
+
+Deno.test("an empty split is an error naming the folder", () => {
+  const root = makeMarket({
+    train: ["0001_c1s1_0_00.jpg"],
+    query: ["-1_c1s1_0_00.jpg"], // only junk: empty after dropping
+    gallery: ["0001_c2s1_0_00.jpg"],
+  });
+  const e = assertThrows(() => loadReidDataset(root, QUIET));
+  assert(e.message.includes("split query is empty"), e.message);
+  assert(e.message.includes(`${root}/query`), e.message);
+  const root2 = makeMarket({ train: ["0000_c1s1_0_00.jpg"], query: ["0001_c1s1_0_00.jpg"] });
+  const e2 = assertThrows(() => loadReidDataset(root2, QUIET));
+  assert(e2.message.includes("split train is empty"), e2.message);
+});
+
+Deno.test("unparsable names: error with file and pattern, or skipped and counted", () => {
+  const root = makeMarket({
+    train: ["0001_c1s1_0_00.jpg", "holiday.jpg", "0003_c0s1_0_00.jpg"],
+    query: ["0002_c1s1_0_00.jpg"],
+    gallery: ["0002_c2s1_0_00.jpg"],
+  });
+  const e = assertThrows(() => loadReidDataset(root, QUIET));
+  assert(e.message.includes(`${root}/bounding_box_train/0003_c0s1_0_00.jpg`), e.message);
+  assert(e.message.includes("1-based"), e.message);
+  Deno.removeSync(`${root}/bounding_box_train/0003_c0s1_0_00.jpg`);
+  const e2 = assertThrows(() => loadReidDataset(root, QUIET));
+  assert(e2.message.includes("holiday.jpg"), e2.message);
+  assert(e2.message.includes(String(MARKET_NAME_PATTERN)), e2.message);
+  assert(e2.message.includes("skipUnparsable"), e2.message);
+  const ds = loadReidDataset(root, { quiet: true, skipUnparsable: true });
+  assertEquals(ds.skipped.length, 1);
+  assertEquals(ds.skipped[0], { split: "train", path: `${root}/bounding_box_train/holiday.jpg` });
+  assertEquals(ds.train.length, 1);
+  assert(ds.summaryTable().includes("skipped 1 file(s)"), ds.summaryTable());
+});
+
+Deno.test("duplicate image names (same stem) are an error", () => {
+  const root = makeMarket({
+    train: ["0001_c1s1_0_00.jpg", "0001_c1s1_0_00.png"],
+    query: ["0002_c1s1_0_00.jpg"],
+    gallery: ["0002_c2s1_0_00.jpg"],
+  });
+  const e = assertThrows(() => loadReidDataset(root, QUIET));
+  assert(e.message.includes("duplicate image name"), e.message);
+  assert(e.message.includes("0001_c1s1_0_00.png"), e.message);
+});
+
+Deno.test("name parsers", () => {
+  assertEquals(parseMarketName("0002_c1s1_000451_03.jpg"), { pid: 2, cam: 0 });
+  assertEquals(parseMarketName("-1_c6s2_000451_03.jpg"), { pid: -1, cam: 5 });
+  assertEquals(parseMarketName("0005_c12_f0047.jpg"), { pid: 5, cam: 11 }); // Duke/MSMT-converted
+  assertEquals(typeof parseMarketName("img_001.jpg"), "string");
+  assertEquals(parseMsmtCamera("0000/0000_000_01_0303morning_0015_0.jpg"), 0);
+  assertEquals(parseMsmtCamera("1040_021_15_0113noon_0932_1.jpg"), 14);
+  assertEquals(parseMsmtCamera("0003_c07_0303morning_0015_0.jpg"), 6);
+  assertEquals(typeof parseMsmtCamera("abc.jpg"), "string");
+});
+
+function makeMsmt(): string {
+  const root = Deno.makeTempDirSync({ prefix: "ecn_msmt_" });
+  created.push(root);
+  const files = {
+    train: [
+      "0000/0000_000_01_0303morning_0015_0.jpg",
+      "0000/0000_001_05_0303morning_0016_0.jpg",
+      "0003/0003_000_14_0303noon_0100_1.jpg",
+    ],
+    val: ["0001/0001_000_15_0303noon_0001_0.jpg"],
+    test: [
+      "0000/0000_000_02_0303morning_0001_0.jpg",
+      "0000/0000_001_03_0303morning_0009_0.jpg",
+      "0007/0007_000_02_0303morning_0001_0.jpg",
+    ],
+  };
+  const touch = (dir: string, rel: string): void => {
+    Deno.mkdirSync(`${root}/${dir}/${rel.split("/")[0]}`, { recursive: true });
+    Deno.writeFileSync(`${root}/${dir}/${rel}`, new Uint8Array(0));
+  };
+  for (const f of [...files.train, ...files.val]) touch("train", f);
+  for (const f of files.test) touch("test", f);
+  const pid = (f: string): number => Number(f.split("/")[0]);
+  const list = (fs: string[]): string => fs.map((f) => `${f} ${pid(f)}`).join("\n") + "\n";
+  Deno.writeTextFileSync(`${root}/list_train.txt`, list(files.train));
+  Deno.writeTextFileSync(`${root}/list_val.txt`, list(files.val));
+  Deno.writeTextFileSync(`${root}/list_query.txt`, list([files.test[0]]));
+  Deno.writeTextFileSync(`${root}/list_gallery.txt`, list(files.test.slice(1)));
+  return root;
+}
+
+Deno.test("MSMT17_V1 list layout: train+val, camera from the third name field, pid 0 kept", () => {
+  const root = makeMsmt();
+  const ds: ReidDataset = loadReidDataset(root, QUIET);
+  assertEquals(ds.layout, "msmt-list");
+  assertEquals(ds.numTrainIds, 3);
+  assertEquals(ds.trainPidMap, [0, 1, 3]);
+  assertEquals(
+    ds.train.map((it) => [it.pid, it.cam, it.index]),
+    [[0, 0, 0], [0, 4, 1], [1, 14, 2], [2, 13, 3]],
+  );
+  assertEquals(ds.train[2].path, `${root}/train/0001/0001_000_15_0303noon_0001_0.jpg`);
+  assertEquals(ds.query.map((it) => [it.pid, it.cam]), [[0, 1]]);
+  assertEquals(ds.gallery.map((it) => [it.pid, it.cam]), [[0, 2], [7, 1]]);
+  assertEquals(ds.numCams, 15);
+});
+
+Deno.test("MSMT17 lists: a missing listed image and a bad line are errors", () => {
+  const root = makeMsmt();
+  Deno.removeSync(`${root}/test/0007/0007_000_02_0303morning_0001_0.jpg`);
+  const e = assertThrows(() => loadReidDataset(root, QUIET));
+  assert(e.message.includes("1 image(s) listed for gallery are missing"), e.message);
+  assert(e.message.includes("0007_000_02_0303morning_0001_0.jpg"), e.message);
+  const root2 = makeMsmt();
+  Deno.writeTextFileSync(`${root2}/list_query.txt`, "0000/bad.jpg 0\n", { append: true });
+  const e2 = assertThrows(() => loadReidDataset(root2, QUIET));
+  assert(e2.message.includes(`${root2}/list_query.txt line 2`), e2.message);
+  const ds = loadReidDataset(root2, { quiet: true, skipUnparsable: true });
+  assertEquals(ds.skipped, [{ split: "query", path: `${root2}/list_query.txt:2` }]);
+});
+
+const CUHK03D = "/work/shared/data/cuhk03d";
+let haveCuhk = false;
+try {
+  haveCuhk = Deno.statSync(`${CUHK03D}/bounding_box_train`).isDirectory;
+} catch {
+  console.warn(`datasets_test: ${CUHK03D} is absent; its test is skipped`);
+}
+
+Deno.test({
+  name: "cuhk03d: the shared copy has the published counts",
+  ignore: !haveCuhk,
+  fn() {
+    const ds = loadReidDataset(CUHK03D, QUIET);
+    assertEquals(ds.numTrainIds, 767);
+    assertEquals(ds.train.length, 7380);
+    assertEquals(new Set(ds.query.map((it) => it.pid)).size, 700);
+    assertEquals(new Set(ds.gallery.map((it) => it.pid)).size, 700);
+    assertEquals(ds.query.length, 1400);
+    assertEquals(ds.gallery.length, 5317);
+    assertEquals(ds.numCams, 2);
+    assertEquals(ds.train.map((it) => it.index), [...ds.train.keys()]);
+    assertEquals(Math.max(...ds.train.map((it) => it.pid)), 766);
+  },
+});

@@ -1,0 +1,311 @@
+import { decode as decodeJpegJs } from "jpeg-js";
+import {
+  decodeImage,
+  decodeJpegBaseline,
+  encodeJpeg,
+  encodePng,
+  readImage,
+  resample,
+  type ResampleFilter,
+  resizeBicubic,
+  resizeBilinear,
+  type RgbImage,
+} from "../src/data/image.ts";
+import { Rng } from "../src/data/transforms.ts";
+import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
+
+// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
+function assert(cond: boolean, msg = "assertion failed"): asserts cond {
+  if (!cond) throw new Error(msg);
+}
+function show(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => ArrayBuffer.isView(x) ? Array.from(x as Uint8Array) : x);
+}
+function assertEquals(a: unknown, b: unknown, msg = "values differ"): void {
+  const sa = show(a), sb = show(b);
+  if (sa !== sb) throw new Error(`${msg}:\n  got  ${sa.slice(0, 300)}\n  want ${sb.slice(0, 300)}`);
+}
+function assertThrows(fn: () => unknown, re: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    const m = e instanceof Error ? e.message : String(e);
+    if (!re.test(m)) throw new Error(`error message ${JSON.stringify(m)} does not match ${re}`);
+    return;
+  }
+  throw new Error(`expected an error matching ${re}`);
+}
+
+const TRAIN_DIR = new URL("../../shared/data/cuhk03d/bounding_box_train/", import.meta.url)
+  .pathname;
+
+function b64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+function unb64(s: string): Uint8Array {
+  return Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+}
+
+interface WireImage {
+  width: number;
+  height: number;
+  data: string;
+}
+
+const wire = (img: RgbImage): WireImage => ({ ...img, data: b64(img.data) });
+const unwire = (w: WireImage): RgbImage => ({ ...w, data: unb64(w.data) });
+
+/** Noise over a smooth gradient: hard for resampling (every rounding shows). */
+function testImage(width: number, height: number, seed: number): RgbImage {
+  const rng = new Rng(seed);
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < 3; c++) {
+        const base = (x * 255) / width * (c === 0 ? 1 : 0.5) + (y * 255) / height * (c / 2);
+        data[(y * width + x) * 3 + c] = Math.max(0, Math.min(255, base + rng.int(-60, 60)));
+      }
+    }
+  }
+  return { width, height, data };
+}
+
+function maxAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  assertEquals(a.length, b.length, "lengths differ");
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+Deno.test("encodePng/decodeImage round-trips exactly", () => {
+  for (const [w, h] of [[1, 1], [7, 3], [64, 128]]) {
+    const img = testImage(w, h, w * 31 + h);
+    const back = decodeImage(encodePng(img), "roundtrip.png");
+    assertEquals(back.width, w);
+    assertEquals(back.height, h);
+    assertEquals(maxAbsDiff(back.data, img.data), 0);
+  }
+});
+
+Deno.test("encodeJpeg output decodes close to the original", () => {
+  // Smooth content: JPEG at quality 95 must stay within a few levels on average.
+  const img = resizeBilinear(testImage(16, 32, 3), 64, 128);
+  const back = decodeImage(encodeJpeg(img, 95), "q95.jpg");
+  assertEquals([back.width, back.height], [64, 128]);
+  let sum = 0;
+  for (let i = 0; i < img.data.length; i++) sum += Math.abs(img.data[i] - back.data[i]);
+  const mean = sum / img.data.length;
+  assert(mean < 3, `mean abs error ${mean} too large for quality 95`);
+});
+
+Deno.test("decodeImage errors name the path and what was expected", () => {
+  const png = encodePng(testImage(8, 8, 1));
+  const jpg = encodeJpeg(testImage(32, 32, 1), 90);
+  const cases: [Uint8Array, string, RegExp][] = [
+    [png.subarray(0, png.length - 20), "a/trunc.png", /a\/trunc\.png: truncated PNG/],
+    [jpg.subarray(0, 200), "b/trunc.jpg", /b\/trunc\.jpg: unreadable JPEG/],
+    [new Uint8Array(0), "c/empty.jpg", /c\/empty\.jpg: unsupported image format.*<empty file>/],
+    [new TextEncoder().encode("GIF89a..."), "d.gif", /d\.gif: unsupported image format.*JPEG/],
+  ];
+  for (const [bytes, path, re] of cases) {
+    assertThrows(() => decodeImage(bytes, path), re);
+  }
+  // A flipped byte inside a chunk is caught by the CRC.
+  const bad = png.slice();
+  bad[40] ^= 0xff;
+  assertThrows(() => decodeImage(bad, "e.png"), /e\.png: corrupt PNG \(CRC mismatch/);
+});
+
+Deno.test("readImage names a missing file", async () => {
+  let msg = "";
+  try {
+    await readImage("/nonexistent/dir/x.jpg");
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.startsWith("/nonexistent/dir/x.jpg: cannot read image file"), msg);
+});
+
+Deno.test("resample: identity, flip and crop are exact; sizes checked", () => {
+  const img = testImage(20, 30, 5);
+  for (const f of ["bilinear", "bicubic"] as ResampleFilter[]) {
+    assertEquals(resample(img, 20, 30, f).data, img.data);
+    const flipped = resample(img, 20, 30, f, { flip: true });
+    for (let y = 0; y < 30; y++) {
+      for (let x = 0; x < 20; x++) {
+        for (let c = 0; c < 3; c++) {
+          assertEquals(flipped.data[(y * 20 + x) * 3 + c], img.data[(y * 20 + 19 - x) * 3 + c]);
+        }
+      }
+    }
+    const crop = resample(img, 5, 7, f, { crop: { x: 3, y: 4, width: 5, height: 7 } });
+    for (let y = 0; y < 7; y++) {
+      for (let i = 0; i < 15; i++) {
+        assertEquals(crop.data[y * 15 + i], img.data[(y + 4) * 60 + 9 + i]);
+      }
+    }
+  }
+  assertThrows(
+    () => resample(img, 5, 5, "bilinear", { crop: { x: 18, y: 0, width: 5, height: 5 } }),
+    /not inside the 20x30 image/,
+  );
+  assertThrows(() => resizeBilinear(img, 0, 4), /positive integer output size/);
+});
+
+oracleTest("resample equals PIL resize (bilinear/bicubic, up/down, crop, flip)", async () => {
+  const big = testImage(97, 203, 11);
+  const small = testImage(64, 128, 12);
+  interface Case {
+    image: RgbImage;
+    width: number;
+    height: number;
+    filter: ResampleFilter;
+    crop?: [number, number, number, number];
+    flip?: number;
+  }
+  const cases: Case[] = [
+    { image: small, width: 128, height: 256, filter: "bilinear" },
+    { image: small, width: 128, height: 256, filter: "bicubic" },
+    { image: big, width: 64, height: 128, filter: "bilinear" },
+    { image: big, width: 64, height: 128, filter: "bicubic" },
+    { image: big, width: 40, height: 250, filter: "bicubic" },
+    { image: small, width: 128, height: 256, filter: "bilinear", crop: [5, 9, 51, 113] },
+    { image: small, width: 128, height: 256, filter: "bilinear", crop: [0, 3, 44, 125], flip: 1 },
+    { image: big, width: 32, height: 64, filter: "bicubic", crop: [10, 20, 60, 150], flip: 1 },
+  ];
+  const { results } = await runOracleJson<{ results: WireImage[] }>(
+    "transforms_reference.py",
+    { cases: cases.map((c) => ({ ...c, op: "resize", image: wire(c.image) })) },
+  );
+  cases.forEach((c, i) => {
+    const [x, y, width, height] = c.crop ?? [0, 0, c.image.width, c.image.height];
+    const ours = resample(c.image, c.width, c.height, c.filter, {
+      crop: { x, y, width, height },
+      flip: c.flip === 1,
+    });
+    const ref = unwire(results[i]);
+    // Same fixed-point algorithm as Pillow, so no rounding difference is expected.
+    assertEquals(maxAbsDiff(ours.data, ref.data), 0, `case ${i}: ${JSON.stringify(c.crop)}`);
+  });
+  assertEquals(resizeBicubic(small, 128, 256).data, resample(small, 128, 256, "bicubic").data);
+});
+
+oracleTest(
+  "PNG decoder matches PIL on RGB/RGBA/L/LA/palette/1-bit; 16-bit is refused",
+  async () => {
+    const { results } = await runOracleJson<{
+      results: { mode: string; png: string; rgb?: WireImage }[][];
+    }>("transforms_reference.py", { cases: [{ op: "png_make", width: 37, height: 23, seed: 4 }] });
+    const modes = [];
+    for (const entry of results[0]) {
+      const path = `pil_${entry.mode}.png`;
+      if (!entry.rgb) {
+        assertThrows(() => decodeImage(unb64(entry.png), path), /unsupported PNG bit depth 16/);
+        continue;
+      }
+      const ours = decodeImage(unb64(entry.png), path);
+      const ref = unwire(entry.rgb);
+      assertEquals([ours.width, ours.height], [ref.width, ref.height], entry.mode);
+      assertEquals(maxAbsDiff(ours.data, ref.data), 0, `mode ${entry.mode}`);
+      modes.push(entry.mode);
+    }
+    assertEquals(modes.length, 7);
+  },
+);
+
+oracleTest("PIL reads encodePng output exactly", async () => {
+  const img = testImage(33, 17, 9);
+  const { results } = await runOracleJson<{ results: WireImage[] }>(
+    "transforms_reference.py",
+    { cases: [{ op: "png_read", bytes: b64(encodePng(img)) }] },
+  );
+  assertEquals(maxAbsDiff(unwire(results[0]).data, img.data), 0);
+});
+
+oracleTest("decodeImage reads real re-ID crops close to PIL (libjpeg)", async () => {
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(TRAIN_DIR)].map((e) => e.name).sort().slice(0, 3);
+  } catch {
+    console.warn(`skipped: ${TRAIN_DIR} not present`);
+    return;
+  }
+  const files = names.map((n) => Deno.readFileSync(TRAIN_DIR + n));
+  const { results } = await runOracleJson<{ results: WireImage[] }>(
+    "transforms_reference.py",
+    { cases: files.map((f) => ({ op: "jpeg_read", bytes: b64(f) })) },
+  );
+  files.forEach((f, i) => {
+    const ours = decodeImage(f, names[i]);
+    const ref = unwire(results[i]);
+    assertEquals([ours.width, ours.height], [ref.width, ref.height]);
+    let sum = 0;
+    for (let j = 0; j < ours.data.length; j++) sum += Math.abs(ours.data[j] - ref.data[j]);
+    // Decoders differ in IDCT and chroma upsampling; measured mean about 1 level.
+    const mean = sum / ours.data.length;
+    assert(mean < 2.5, `${names[i]}: mean abs diff ${mean} vs PIL`);
+  });
+});
+
+/** jpeg-js's pixels for `bytes` (the reference of the baseline decoder). */
+function jpegJs(bytes: Uint8Array): RgbImage {
+  const r = decodeJpegJs(bytes, { useTArray: true, formatAsRGBA: false });
+  return { width: r.width, height: r.height, data: r.data };
+}
+
+Deno.test("baseline JPEG decoder equals jpeg-js on real crops and on jpeg-js output", () => {
+  const files: [string, Uint8Array][] = [];
+  try {
+    const names = [...Deno.readDirSync(TRAIN_DIR)].map((e) => e.name).sort();
+    for (let i = 0; i < names.length; i += Math.ceil(names.length / 40)) {
+      files.push([names[i], Deno.readFileSync(TRAIN_DIR + names[i])]);
+    }
+  } catch {
+    console.warn(`real crops skipped: ${TRAIN_DIR} not present`);
+  }
+  for (const [w, h] of [[64, 128], [37, 23], [1, 1]]) {
+    files.push([`encodeJpeg ${w}x${h}`, encodeJpeg(testImage(w, h, w + h), 85)]);
+  }
+  for (const [name, bytes] of files) {
+    const ours = decodeJpegBaseline(bytes, name);
+    assert(ours !== null, `${name}: baseline decoder declined`);
+    const ref = jpegJs(bytes);
+    assertEquals([ours.width, ours.height], [ref.width, ref.height], name);
+    assertEquals(maxAbsDiff(ours.data, ref.data), 0, name);
+  }
+});
+
+Deno.test("baseline JPEG decoder reports truncation; decodeImage still names the path", () => {
+  const jpg = encodeJpeg(testImage(64, 64, 2), 90);
+  assertThrows(() => decodeJpegBaseline(jpg.subarray(0, jpg.length - 300), "t.jpg"), /t\.jpg: /);
+  assertThrows(
+    () => decodeImage(jpg.subarray(0, 400), "dir/t.jpg"),
+    /dir\/t\.jpg: unreadable JPEG/,
+  );
+});
+
+oracleTest("JPEG layouts from PIL (4:4:4, 4:2:2, 4:2:0, gray, progressive) decode", async () => {
+  const { results } = await runOracleJson<{ results: { name: string; jpeg: string }[][] }>(
+    "transforms_reference.py",
+    { cases: [{ op: "jpeg_make", width: 53, height: 101, seed: 3 }] },
+  );
+  assertEquals(results[0].map((r) => r.name), ["444", "422", "420", "gray", "q100", "progressive"]);
+  for (const { name, jpeg } of results[0]) {
+    const bytes = unb64(jpeg);
+    const ref = jpegJs(bytes);
+    const fast = decodeJpegBaseline(bytes, name);
+    if (name === "progressive") {
+      assertEquals(fast, null, "progressive files are left to jpeg-js");
+    } else {
+      assert(fast !== null, `${name}: declined`);
+      assertEquals(maxAbsDiff(fast.data, ref.data), 0, name);
+    }
+    // decodeImage takes either path and gives jpeg-js's pixels.
+    assertEquals(maxAbsDiff(decodeImage(bytes, name).data, ref.data), 0, name);
+  }
+});
