@@ -2,7 +2,7 @@
 # Sets up a fresh Debian/Ubuntu machine for this project, idempotently:
 #   - apt: libtorch-dev and a C++ compiler (and, with --oracle, python3-torch and
 #     python3-torchvision, the test oracle), Node.js/npm when missing;
-#   - npm: the pinned Deno (node_modules/.bin/deno) and the npm packages in package-lock.json;
+#   - npm: the pinned Deno (node_modules/.bin/deno) and the npm packages (exact pins);
 #   - the native shim (deno task build).
 # Usage: bash scripts/setup.sh [--oracle]
 set -euo pipefail
@@ -37,7 +37,9 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 if [ ! -x node_modules/.bin/deno ] || ! cmp -s package-lock.json node_modules/.package-lock.json.stamp 2>/dev/null; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm ci refuses lock files that omit other platforms' optional Deno binaries; install from the
+  # exact pins in package.json and package-lock.json instead, without rewriting them.
+  npm install --no-audit --no-fund --no-save --loglevel=error
   cp package-lock.json node_modules/.package-lock.json.stamp
 fi
 node_modules/.bin/deno --version | head -n 1
