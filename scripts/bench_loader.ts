@@ -85,6 +85,6 @@ console.log(
 // not, and bounds what the workers reach on otherwise idle cores.
 console.log(
   `bench_loader: ${(1000 * cpu / n).toFixed(2)} CPU ms per image (all threads) -> ` +
-    `${(n * Math.min(workers, navigator.hardwareConcurrency) / cpu).toFixed(0)} images/s ` +
-    `if ${workers} cores were free`,
+    `${(n * Math.max(1, Math.min(workers, navigator.hardwareConcurrency)) / cpu).toFixed(0)} ` +
+    `images/s if ${Math.max(1, workers)} core(s) were free`,
 );

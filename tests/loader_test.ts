@@ -149,10 +149,14 @@ Deno.test("recycled buffers are reused and give the same batches", async () => {
   let i = 0, prev: ArrayBufferLike | null = null;
   for await (const b of loader.epoch(0)) {
     assert(b.images.every((v, j) => v === plain[i][j]), `batch ${i} differs after recycling`);
-    // Receiving batch i queued batch i+1 with the buffer recycled before: moved to the worker.
-    if (prev && i + 1 < 6) assertEquals(prev.byteLength, 0, `buffer not reused for batch ${i + 1}`);
+    // Receiving batch i queued batch i+1 with the buffer recycled before: moved to the worker
+    // (batches 1-4; batch 5 holds 3 images and needs a smaller buffer).
+    if (prev && i + 1 <= 4) {
+      assertEquals(prev.byteLength, 0, `buffer not reused for batch ${i + 1}`);
+    }
     prev = b.images.buffer;
     loader.recycle(b);
+    loader.recycle(b); // a second call is ignored
     i++;
   }
   assertEquals(i, 6);

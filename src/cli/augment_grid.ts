@@ -19,7 +19,7 @@ import {
 
 const USAGE = `usage: deno run -A src/cli/augment_grid.ts [options]
   --dir DIR       image folder (default ../shared/data/cuhk03d/bounding_box_train)
-  --out FILE      output PNG (default augment_grid.png)
+  --out FILE      output PNG (default runs/augment_grid.png)
   --images N      rows: images taken evenly from the sorted folder (default 6)
   --draws D       augmented draws per image (default 8)
   --seed S        seed of the draws (default 1)
@@ -57,7 +57,7 @@ export async function main(args: string[]): Promise<number> {
           default: new URL("../../../shared/data/cuhk03d/bounding_box_train", import.meta.url)
             .pathname,
         },
-        out: { type: "string", default: "augment_grid.png" },
+        out: { type: "string", default: "runs/augment_grid.png" },
         images: { type: "string", default: "6" },
         draws: { type: "string", default: "8" },
         seed: { type: "string", default: "1" },
@@ -119,6 +119,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(`${name}: ${notes.join(" | ")}`);
     rows.push(row);
   }
+  const dirEnd = values.out.lastIndexOf("/");
+  if (dirEnd > 0) Deno.mkdirSync(values.out.slice(0, dirEnd), { recursive: true });
   Deno.writeFileSync(values.out, encodePng(tile(rows)));
   console.log(`wrote ${values.out}: ${n} images x (test + ${ints.draws} train draws)`);
   return 0;

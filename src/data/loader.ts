@@ -46,11 +46,15 @@ export interface Batch {
   batch: number;
 }
 
-/** Chooses the file to read for an item (e.g. a CamStyle copy); runs on the main thread. */
-export type PathMapper = (item: LoaderItem, rng: Rng) => string;
+/**
+ * Chooses the file to read for an item (e.g. a CamStyle copy); runs on the main thread
+ * with a generator seeded by (seed, epoch, position), e.g.
+ * `(item, rng) => camStyle.pickCamStyle(item, () => rng.next())`.
+ */
+export type PathMapper<T extends LoaderItem = LoaderItem> = (item: T, rng: Rng) => string;
 
 /** Options of {@link DataLoader}. */
-export interface LoaderOptions {
+export interface LoaderOptions<T extends LoaderItem = LoaderItem> {
   /** Images per batch. */
   batchSize: number;
   /** The transform (see `trainTransformConfig` / `testTransformConfig`). */
@@ -66,7 +70,7 @@ export interface LoaderOptions {
   /** Batches decoded ahead of the consumer; default max(2, workers). */
   prefetch?: number;
   /** Optional per-item file choice (CamStyle hook). */
-  pathMapper?: PathMapper;
+  pathMapper?: PathMapper<T>;
 }
 
 /** RNG stream tags: [seed, epoch, position, stream]. */
@@ -85,6 +89,7 @@ class WorkerPool {
   #busy: (PendingJob | null)[] = [];
   #queue: PendingJob[] = [];
   #closed = false;
+  #broken: Error | null = null;
 
   constructor(n: number) {
     for (let i = 0; i < n; i++) {
@@ -93,15 +98,16 @@ class WorkerPool {
       w.onerror = (e: ErrorEvent) => {
         // Handled here: without preventDefault an uncaught worker error ends the process.
         e.preventDefault();
-        this.#fail(i, new Error(`loader worker ${i} crashed: ${e.message}`));
+        this.#fail(new Error(`loader worker ${i} crashed: ${e.message}`));
       };
-      w.onmessageerror = () => this.#fail(i, new Error(`loader worker ${i}: unreadable reply`));
+      w.onmessageerror = () => this.#fail(new Error(`loader worker ${i}: unreadable reply`));
       this.#workers.push(w);
       this.#busy.push(null);
     }
   }
 
   run(job: WorkerJob): Promise<Float32Array> {
+    if (this.#broken) return Promise.reject(this.#broken);
     if (this.#closed) return Promise.reject(new Error("DataLoader is closed"));
     return new Promise((resolve, reject) => {
       this.#queue.push({ job, resolve, reject });
@@ -128,19 +134,17 @@ class WorkerPool {
     this.#dispatch();
   }
 
-  /** A crashed worker fails its job and is replaced, so later jobs still run. */
-  #fail(i: number, err: Error): void {
-    const p = this.#busy[i];
-    this.#busy[i] = null;
-    this.#workers[i].terminate();
+  /**
+   * A worker died outside a job's error handling (e.g. its module failed to load): fail
+   * every job now and later ones too, rather than respawning a worker that may die again.
+   */
+  #fail(err: Error): void {
     if (this.#closed) return;
-    const w = new Worker(new URL("./loader_worker.ts", import.meta.url), { type: "module" });
-    w.onmessage = this.#workers[i].onmessage;
-    w.onerror = this.#workers[i].onerror;
-    w.onmessageerror = this.#workers[i].onmessageerror;
-    this.#workers[i] = w;
-    p?.reject(err);
-    this.#dispatch();
+    this.#broken = new Error(`${err.message}; the loader cannot continue`);
+    for (const p of [...this.#busy, ...this.#queue]) p?.reject(this.#broken);
+    this.#busy.fill(null);
+    this.#queue = [];
+    this.close();
   }
 
   close(): void {
@@ -164,8 +168,8 @@ class WorkerPool {
  * for await (const batch of loader.epoch(0)) train(batch);
  * ```
  */
-export class DataLoader implements Disposable {
-  readonly #items: LoaderItem[];
+export class DataLoader<T extends LoaderItem = LoaderItem> implements Disposable {
+  readonly #items: T[];
   readonly #indices: Int32Array;
   readonly #batchSize: number;
   readonly #transform: TransformConfig;
@@ -174,14 +178,14 @@ export class DataLoader implements Disposable {
   readonly #seed: number;
   readonly #workers: number;
   readonly #prefetch: number;
-  readonly #pathMapper?: PathMapper;
+  readonly #pathMapper?: PathMapper<T>;
   #pool: WorkerPool | null = null;
   #spare: ArrayBuffer[] = [];
   #closed = false;
   #nextJob = 0;
 
   /** Validates the options; workers start on the first batch request. */
-  constructor(items: LoaderItem[], options: LoaderOptions) {
+  constructor(items: T[], options: LoaderOptions<T>) {
     const bs = options.batchSize;
     if (!Number.isInteger(bs) || bs <= 0) {
       throw new Error(`DataLoader: batchSize must be a positive integer, got ${bs}`);
@@ -277,7 +281,10 @@ export class DataLoader implements Disposable {
   recycle(batch: Batch): void {
     const buf = batch.images.buffer;
     // A few spares cover the batches in flight; more would only hold memory.
-    if (buf instanceof ArrayBuffer && buf.byteLength > 0 && this.#spare.length <= this.#prefetch) {
+    if (
+      buf instanceof ArrayBuffer && buf.byteLength > 0 && this.#spare.length <= this.#prefetch &&
+      !this.#spare.includes(buf) // recycling twice must not hand one buffer to two batches
+    ) {
       this.#spare.push(buf);
     }
   }
