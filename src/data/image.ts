@@ -7,7 +7,8 @@
  * `PIL.Image.resize` exactly (tests compare with Pillow): the reference transforms use it.
  */
 
-import { decode as decodeJpegJs, encode as encodeJpegJs } from "jpeg-js";
+import { decode as decodeJpegJs } from "jpeg-js";
+import { encodeJpegBaseline } from "./jpeg_encoder.ts";
 import { deflateSync, inflateSync } from "node:zlib";
 
 /** An 8-bit RGB image stored row-major HWC: `data[(y * width + x) * 3 + c]`. */
@@ -99,19 +100,22 @@ function checkImage(img: RgbImage, what: string): void {
   }
 }
 
-/** Encodes an RGB image as baseline JPEG (quality 1..100, default 90). */
+/**
+ * Encodes an RGB image as a baseline JPEG, as Pillow does by default: IJG tables scaled by
+ * `quality` (an integer 1..100, default 90; the same scale as libjpeg/Pillow/jpeg-js),
+ * YCbCr 4:2:0, standard Huffman tables. See src/data/jpeg_encoder.ts.
+ */
 export function encodeJpeg(img: RgbImage, quality = 90): Uint8Array {
   checkImage(img, "encodeJpeg");
-  const n = img.width * img.height;
-  const rgba = new Uint8Array(n * 4);
-  for (let i = 0, j = 0; i < n * 3; i += 3, j += 4) {
-    rgba[j] = img.data[i];
-    rgba[j + 1] = img.data[i + 1];
-    rgba[j + 2] = img.data[i + 2];
-    rgba[j + 3] = 255;
+  if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
+    throw new Error(`encodeJpeg: quality must be an integer in 1..100, got ${quality}`);
   }
-  const out = encodeJpegJs({ width: img.width, height: img.height, data: rgba }, quality);
-  return new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength);
+  if (img.width > 65535 || img.height > 65535) {
+    throw new Error(
+      `encodeJpeg: JPEG sides are at most 65535 pixels, got ${img.width}x${img.height}`,
+    );
+  }
+  return encodeJpegBaseline(img.data, img.width, img.height, quality);
 }
 
 // ---------------------------------------------------------------------------------------

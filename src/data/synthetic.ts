@@ -75,7 +75,7 @@ export interface SyntheticOptions {
   /** Domains; default {@link DEFAULT_DOMAINS}. */
   domains?: readonly SyntheticDomainSpec[];
   /**
-   * "png" (default: encodeJpeg costs ~100 ms per 64x128 image with jpeg-js, PNG ~2 ms) or "jpg"
+   * "png" (default, lossless) or "jpg"
    * (then each camera also has its own JPEG quality).
    */
   format?: "jpg" | "png";
