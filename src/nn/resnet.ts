@@ -1,0 +1,223 @@
+/**
+ * ResNet-18/34/50/101/152 in torchvision's layout (v1.5: stride on the 3x3 convolution), with
+ * torchvision's key names and initialization, so ImageNet checkpoints load as they are.
+ *
+ * @module
+ */
+import { type Tensor, TorchError } from "../tensor/mod.ts";
+import { constant_, kaimingNormal_ } from "./init.ts";
+import {
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  Linear,
+  MaxPool2d,
+  ReLU,
+  Sequential,
+} from "./layers.ts";
+import { Module } from "./module.ts";
+
+function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false });
+}
+
+function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false });
+}
+
+/** A residual block; `downsample` (when set) maps the input onto the block's output shape. */
+export abstract class Block extends Module {
+  /** The projection shortcut, or null for the identity. */
+  protected downsample: Module | null = null;
+
+  /** The shortcut branch of `x` (x itself for the identity). */
+  protected shortcut(x: Tensor): Tensor {
+    return this.downsample ? this.downsample.forward(x) : x;
+  }
+}
+
+/** Two 3x3 convolutions (ResNet-18/34). */
+export class BasicBlock extends Block {
+  /** Output channels per input "plane". */
+  static readonly expansion: number = 1;
+  readonly #conv1: Conv2d;
+  readonly #bn1: BatchNorm2d;
+  readonly #conv2: Conv2d;
+  readonly #bn2: BatchNorm2d;
+
+  /** Creates the block; `downsample` matches the shortcut when shape changes. */
+  constructor(inPlanes: number, planes: number, stride = 1, downsample: Module | null = null) {
+    super();
+    this.#conv1 = this.registerModule("conv1", conv3x3(inPlanes, planes, stride));
+    this.#bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
+    this.registerModule("relu", new ReLU());
+    this.#conv2 = this.registerModule("conv2", conv3x3(planes, planes));
+    this.#bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
+    if (downsample) this.downsample = this.registerModule("downsample", downsample);
+  }
+
+  /** relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)). */
+  forward(x: Tensor): Tensor {
+    using a = this.#conv1.forward(x);
+    using b = this.#bn1.forward(a);
+    using c = b.relu();
+    using d = this.#conv2.forward(c);
+    using e = this.#bn2.forward(d);
+    const s = this.shortcut(x);
+    using sum = e.add(s);
+    if (s !== x) s.dispose();
+    return sum.relu();
+  }
+}
+
+/** 1x1 -> 3x3 (strided) -> 1x1 convolutions with 4x expansion (ResNet-50/101/152). */
+export class Bottleneck extends Block {
+  /** Output channels per input "plane". */
+  static readonly expansion: number = 4;
+  readonly #conv1: Conv2d;
+  readonly #bn1: BatchNorm2d;
+  readonly #conv2: Conv2d;
+  readonly #bn2: BatchNorm2d;
+  readonly #conv3: Conv2d;
+  readonly #bn3: BatchNorm2d;
+
+  /** Creates the block; `downsample` matches the shortcut when shape changes. */
+  constructor(inPlanes: number, planes: number, stride = 1, downsample: Module | null = null) {
+    super();
+    this.#conv1 = this.registerModule("conv1", conv1x1(inPlanes, planes));
+    this.#bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
+    this.#conv2 = this.registerModule("conv2", conv3x3(planes, planes, stride));
+    this.#bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
+    this.#conv3 = this.registerModule("conv3", conv1x1(planes, planes * 4));
+    this.#bn3 = this.registerModule("bn3", new BatchNorm2d(planes * 4));
+    this.registerModule("relu", new ReLU());
+    if (downsample) this.downsample = this.registerModule("downsample", downsample);
+  }
+
+  /** relu(bn3(conv3(...)) + shortcut(x)). */
+  forward(x: Tensor): Tensor {
+    // Each intermediate handle is freed at block end; autograd holds what backward needs.
+    using a = this.#conv1.forward(x);
+    using b = this.#bn1.forward(a);
+    using c = b.relu();
+    using d = this.#conv2.forward(c);
+    using e = this.#bn2.forward(d);
+    using f = e.relu();
+    using g = this.#conv3.forward(f);
+    using h = this.#bn3.forward(g);
+    const s = this.shortcut(x);
+    using sum = h.add(s);
+    if (s !== x) s.dispose();
+    return sum.relu();
+  }
+}
+
+/** Block counts per stage of each depth. */
+export const RESNET_LAYERS: Readonly<Record<number, readonly number[]>> = {
+  18: [2, 2, 2, 2],
+  34: [3, 4, 6, 3],
+  50: [3, 4, 6, 3],
+  101: [3, 4, 23, 3],
+  152: [3, 8, 36, 3],
+};
+
+/** Options of {@link ResNet}. */
+export interface ResNetOptions {
+  /** Outputs of `fc` (default 1000, ImageNet). */
+  numClasses?: number;
+}
+
+/** torchvision's ResNet: conv1, bn1, relu, maxpool, layer1..layer4, avgpool, fc. */
+export class ResNet extends Module {
+  /** 18, 34, 50, 101 or 152. */
+  readonly depth: number;
+  /** Width of the pooled feature (512 for 18/34, 2048 for deeper). */
+  readonly featureDim: number;
+  readonly #stem: Module[];
+  readonly #stages: Sequential[];
+  readonly #avgpool: AdaptiveAvgPool2d;
+  readonly #fc: Linear;
+
+  /** Creates the network with torchvision's initialization (`zero_init_residual` off). */
+  constructor(depth: number, opts: ResNetOptions = {}) {
+    super();
+    const counts = RESNET_LAYERS[depth];
+    if (!counts) {
+      throw new TorchError(
+        "ResNet",
+        `depth must be one of ${Object.keys(RESNET_LAYERS).join(", ")}, got ${depth}`,
+      );
+    }
+    this.depth = depth;
+    const bottleneck = depth >= 50;
+    const expansion = bottleneck ? 4 : 1;
+    let inPlanes = 64;
+    this.#stem = [
+      this.registerModule("conv1", new Conv2d(3, 64, 7, { stride: 2, padding: 3, bias: false })),
+      this.registerModule("bn1", new BatchNorm2d(64)),
+      this.registerModule("relu", new ReLU()),
+      this.registerModule("maxpool", new MaxPool2d(3, { stride: 2, padding: 1 })),
+    ];
+    this.#stages = [64, 128, 256, 512].map((planes, i) => {
+      const stride = i === 0 ? 1 : 2;
+      const stage = new Sequential();
+      for (let b = 0; b < counts[i]; b++) {
+        const s = b === 0 ? stride : 1;
+        let down: Module | null = null;
+        if (b === 0 && (stride !== 1 || inPlanes !== planes * expansion)) {
+          down = new Sequential(
+            conv1x1(inPlanes, planes * expansion, stride),
+            new BatchNorm2d(planes * expansion),
+          );
+        }
+        stage.append(
+          bottleneck
+            ? new Bottleneck(inPlanes, planes, s, down)
+            : new BasicBlock(inPlanes, planes, s, down),
+        );
+        inPlanes = planes * expansion;
+      }
+      return this.registerModule(`layer${i + 1}`, stage);
+    });
+    this.featureDim = 512 * expansion;
+    this.#avgpool = this.registerModule("avgpool", new AdaptiveAvgPool2d(1));
+    this.#fc = this.registerModule("fc", new Linear(this.featureDim, opts.numClasses ?? 1000));
+    for (const [, m] of this.namedModules()) {
+      if (m instanceof Conv2d) {
+        kaimingNormal_(m.weight, { mode: "fan_out", nonlinearity: "relu" });
+      } else if (m instanceof BatchNorm2d) {
+        constant_(m.weight!, 1);
+        constant_(m.bias!, 0);
+      }
+    }
+  }
+
+  /** The feature map after layer4, (N, featureDim, H/32, W/32). */
+  forwardMap(x: Tensor): Tensor {
+    let y = x;
+    for (const m of [...this.#stem, ...this.#stages]) {
+      const next = m.forward(y);
+      if (y !== x) y.dispose();
+      y = next;
+    }
+    return y;
+  }
+
+  /** The globally average-pooled feature (`pool5`), (N, featureDim). */
+  forwardFeatures(x: Tensor): Tensor {
+    using map = this.forwardMap(x);
+    using pooled = this.#avgpool.forward(map);
+    return pooled.flatten(1);
+  }
+
+  /** Class logits from `fc`, (N, numClasses). */
+  forward(x: Tensor): Tensor {
+    using f = this.forwardFeatures(x);
+    return this.#fc.forward(f);
+  }
+}
+
+/** A ResNet of the given depth (18, 34, 50, 101, 152) with torchvision's initialization. */
+export function resnet(depth: number, opts: ResNetOptions = {}): ResNet {
+  return new ResNet(depth, opts);
+}
