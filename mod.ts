@@ -16,6 +16,80 @@
 // Tensors, autograd, functional nn ops, scopes, errors, runtime settings.
 export * from "./src/tensor/mod.ts";
 
+// nn: modules with PyTorch state-dict names, layers, initializers, ResNet, MobileNetV2.
+export { type LoadResult, Module } from "./src/nn/module.ts";
+export * from "./src/nn/layers.ts";
+export * as init from "./src/nn/init.ts";
+export {
+  loadWeightsFile,
+  type LoadWeightsOptions,
+  rawToTensor,
+  saveSafetensors,
+  tensorToRaw,
+} from "./src/nn/state_dict.ts";
+export {
+  BasicBlock,
+  Block,
+  Bottleneck,
+  ResNet,
+  resnet,
+  RESNET_LAYERS,
+  type ResNetOptions,
+} from "./src/nn/resnet.ts";
+export {
+  ConvBNReLU6,
+  IMAGENET_NORMALIZATION,
+  InvertedResidual,
+  loadMobileNetV2,
+  MobileNetV2,
+  type MobileNetV2Options,
+  type Normalization,
+  weightsNormalization,
+} from "./src/nn/mobilenet.ts";
+export {
+  type CheckpointContent,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  saveCheckpoint,
+} from "./src/nn/checkpoint.ts";
+
+// Optimization: SGD with parameter groups, step schedules.
+export * from "./src/optim/sgd.ts";
+export * from "./src/optim/schedule.ts";
+
+// ECN: the network, the exemplar memory, invariance losses, the trainer.
+export {
+  ECN_ARCHS,
+  type EcnArch,
+  type EcnFeatureKind,
+  EcnNet,
+  type EcnNetOptions,
+  type EcnOutputs,
+  type ParamGroup as EcnParamGroup,
+} from "./src/reid/ecn_net.ts";
+export { ExemplarMemory } from "./src/reid/memory.ts";
+export {
+  DEFAULT_INVARIANCE,
+  invarianceLoss,
+  type InvarianceOptions,
+  neighborhoodTargets,
+} from "./src/reid/losses.ts";
+export {
+  mergeConfig,
+  QUICK_OVERRIDES,
+  readConfigFile,
+  REFERENCE_CONFIG,
+  type TrainConfig,
+  validateConfig,
+} from "./src/reid/config.ts";
+export {
+  type LogRecord,
+  NonFiniteLossError,
+  type StepLosses,
+  Trainer,
+} from "./src/reid/trainer.ts";
+export { loadTrainedModel, type TrainedModel } from "./src/reid/pretrained.ts";
+
 // Weight files: safetensors, PyTorch .pth (zip and legacy), atomic writes.
 export {
   type RawDtype,
@@ -33,7 +107,32 @@ export { writeFileAtomic } from "./src/util/atomic.ts";
 export { loadReidDataset, type ReidDataset, type ReidItem } from "./src/data/datasets.ts";
 export { CamStyleIndex, generateCamStyle } from "./src/data/camstyle.ts";
 export { generateSyntheticDomains, type SyntheticOptions } from "./src/data/synthetic.ts";
-export { decodeImage, encodeJpeg, encodePng, readImage, type RgbImage } from "./src/data/image.ts";
+export {
+  decodeImage,
+  encodeJpeg,
+  encodePng,
+  readImage,
+  resample,
+  resizeBicubic,
+  resizeBilinear,
+  type RgbImage,
+} from "./src/data/image.ts";
+export {
+  type Batch,
+  DataLoader,
+  type LoaderItem,
+  type LoaderOptions,
+  type PathMapper,
+} from "./src/data/loader.ts";
+export {
+  applyTransform,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  Rng,
+  testTransformConfig,
+  trainTransformConfig,
+  type TransformConfig,
+} from "./src/data/transforms.ts";
 
 // Evaluation: CMC / mAP (both definitions) / mINP, k-reciprocal re-ranking.
 export {
@@ -43,3 +142,17 @@ export {
   type RankingResult,
 } from "./src/eval/metrics.ts";
 export { reRank, type ReRankOptions } from "./src/eval/rerank.ts";
+export { distanceBlocks, distanceMatrix, type Metric } from "./src/eval/distance.ts";
+export {
+  evaluateFeatures,
+  type EvaluateOptions,
+  type Evaluation,
+  formatEvaluation,
+} from "./src/eval/evaluate.ts";
+export {
+  extractFeatures,
+  type FeatureSet,
+  loadFeatures,
+  saveFeatures,
+} from "./src/eval/features.ts";
+export { evaluationTable, rankingHtml } from "./src/eval/report.ts";

@@ -1,0 +1,89 @@
+"""Python side of `deno task bench --only ecn`: one ECN training step (source forward + CE,
+target forward + exemplar memory + invariance loss, backward with the memory update, SGD) with
+torchvision's ResNet/MobileNetV2, timed per step. Prints JSON {stepSeconds: [...]}."""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+arch, height, width, bs, steps, threads, feats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+
+
+class ExemplarMemory(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inputs, targets, em, alpha):
+        ctx.save_for_backward(inputs, targets)
+        ctx.em, ctx.alpha = em, alpha
+        return inputs.mm(em.t())
+
+    @staticmethod
+    def backward(ctx, grad_outputs):
+        inputs, targets = ctx.saved_tensors
+        grad_inputs = grad_outputs.mm(ctx.em)
+        for x, y in zip(inputs, targets):
+            ctx.em[y] = ctx.alpha * ctx.em[y] + (1.0 - ctx.alpha) * x
+            ctx.em[y] /= ctx.em[y].norm()
+        return grad_inputs, None, None, None
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        if arch == "mobilenet_v2":
+            m = torchvision.models.mobilenet_v2()
+            self.base, dim = m.features, 1280
+            frozen = [m.features[i] for i in range(7)]
+        else:
+            m = getattr(torchvision.models, arch)()
+            self.base = nn.Sequential(*list(m.children())[:-2])
+            dim = m.fc.in_features
+            frozen = list(self.base.children())[:6]
+        self.frozen = frozen
+        for f in frozen:
+            for p in f.parameters():
+                p.requires_grad = False
+        self.feat = nn.Linear(dim, feats)
+        self.feat_bn = nn.BatchNorm1d(feats)
+        self.drop = nn.Dropout(0.5)
+        self.classifier = nn.Linear(feats, 100)
+
+    def forward(self, x, tgt=False):
+        x = self.base(x)
+        x = F.avg_pool2d(x, x.size()[2:]).view(x.size(0), -1)
+        x = self.feat_bn(self.feat(x))
+        t = self.drop(F.normalize(x))
+        if tgt:
+            return t
+        return self.classifier(self.drop(F.relu(x)))
+
+
+net = Net()
+net.train()
+for f in net.frozen:
+    for m in f.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+params = [p for p in net.parameters() if p.requires_grad]
+opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4, nesterov=True)
+em = torch.zeros(1000, feats)
+xs, ys = torch.randn(bs, 3, height, width), torch.randint(0, 100, (bs,))
+xt, it = torch.randn(bs, 3, height, width), torch.randperm(1000)[:bs]
+times = []
+for s in range(steps + 1):
+    t0 = time.perf_counter()
+    ls = F.cross_entropy(net(xs), ys)
+    f = net(xt, tgt=True)
+    lt = F.cross_entropy(ExemplarMemory.apply(f, it, em, 0.01) / 0.05, it)
+    loss = 0.7 * ls + 0.3 * lt
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if s > 0:
+        times.append(time.perf_counter() - t0)
+json.dump({"stepSeconds": times}, sys.stdout)

@@ -1,0 +1,225 @@
+/**
+ * `deno task train`: ECN training.
+ *
+ * Without data arguments it runs the quick preset on the embedded synthetic data (domain A
+ * labelled -> domain B unlabelled; generated once under data/synthetic) and prints the target
+ * evaluation. With `--source` / `--target` it uses the reference settings. Run with `--help`.
+ */
+import { parseArgs } from "node:util";
+import { dirname, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { generateSyntheticDomains } from "../data/synthetic.ts";
+import { generateCamStyle } from "../data/camstyle.ts";
+import { loadReidDataset } from "../data/datasets.ts";
+import { formatEvaluation } from "../eval/evaluate.ts";
+import { mergeConfig, QUICK_OVERRIDES, readConfigFile, type TrainConfig } from "../reid/config.ts";
+import { Trainer } from "../reid/trainer.ts";
+import { setNumThreads, torchVersion } from "../tensor/mod.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+const HELP = `deno task train [options]
+
+Data (without --source: the embedded synthetic domains, quick preset):
+  --source DIR            labelled source data set (Market-1501 layout or MSMT17 lists)
+  --target DIR            unlabelled target data set (its query/gallery evaluate)
+  --camstyle DIR          the target's CamStyle images (default TARGET/bounding_box_train_camstyle)
+  --data-dir DIR          where the synthetic data is generated (default data/synthetic)
+Method (ablations: --source-only, E = --no-camera --no-neighborhood, E+C, E+N, E+C+N):
+  --source-only           source cross-entropy only (the baseline)
+  --no-camera             without camera-invariance (no CamStyle images needed)
+  --no-neighborhood       without neighborhood-invariance
+  --beta N --knn N --alpha N --lambda N --neighborhood-from EPOCH
+Network:
+  --arch NAME             resnet18|34|50|101|152, mobilenet_v2 (default resnet50)
+  --weights FILE          ImageNet backbone weights (.pth or .safetensors, torchvision layout)
+  --init CKPT             initialize the backbone from a training checkpoint (e.g. --source-only)
+  --freeze STAGE          last frozen stage: layer2 (default), layer1, none, features.6, ...
+  --features N --dropout P --height H --width W --erasing P
+Optimization:
+  --epochs N --batch-size N --target-batch-size N --lr LR --backbone-lr-mult M
+  --momentum M --weight-decay WD --no-nesterov --step-size N --gamma G --max-steps N
+Run:
+  --config FILE           JSON settings (flags override it)
+  --out DIR               run folder (default runs/<time>)
+  --resume RUN|CKPT       continue a run exactly where its last checkpoint left it
+  --eval-every N          evaluate on the target every N epochs (default: at the end)
+  --seed N --workers N --device cpu|cuda[:N] --threads N
+  --quick                 the quick preset's settings with your data
+`;
+
+const NUM: Record<string, keyof TrainConfig> = {
+  beta: "beta",
+  knn: "knn",
+  alpha: "alpha",
+  lambda: "lambda",
+  "neighborhood-from": "neighborhoodFromEpoch",
+  features: "numFeatures",
+  dropout: "dropout",
+  height: "height",
+  width: "width",
+  erasing: "erasingProb",
+  epochs: "epochs",
+  "batch-size": "batchSize",
+  "target-batch-size": "targetBatchSize",
+  lr: "lr",
+  "backbone-lr-mult": "backboneLrMult",
+  momentum: "momentum",
+  "weight-decay": "weightDecay",
+  "step-size": "stepSize",
+  gamma: "gamma",
+  "max-steps": "maxStepsPerEpoch",
+  "eval-every": "evalEvery",
+  seed: "seed",
+  workers: "workers",
+};
+
+/** Parses the flags into settings (numbers checked, names of bad flags given). */
+export function parseTrainArgs(args: string[]): {
+  layer: Record<string, unknown>;
+  values: Record<string, string | boolean | undefined>;
+} {
+  const options: Record<string, { type: "string" | "boolean" }> = {
+    help: { type: "boolean" },
+    quick: { type: "boolean" },
+    source: { type: "string" },
+    target: { type: "string" },
+    camstyle: { type: "string" },
+    "data-dir": { type: "string" },
+    "source-only": { type: "boolean" },
+    "no-camera": { type: "boolean" },
+    "no-neighborhood": { type: "boolean" },
+    "no-nesterov": { type: "boolean" },
+    arch: { type: "string" },
+    weights: { type: "string" },
+    init: { type: "string" },
+    freeze: { type: "string" },
+    config: { type: "string" },
+    out: { type: "string" },
+    resume: { type: "string" },
+    device: { type: "string" },
+    threads: { type: "string" },
+  };
+  for (const k of Object.keys(NUM)) options[k] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args, options, allowPositionals: false }).values as typeof values;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n\n${HELP}`);
+  }
+  const layer: Record<string, unknown> = {};
+  for (const [flag, key] of Object.entries(NUM)) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (v === "" || !Number.isFinite(n)) throw new Error(`--${flag} expects a number, got '${v}'`);
+    layer[key] = n;
+  }
+  if (values.source) layer.source = values.source;
+  if (values.target) layer.target = values.target;
+  if (values.camstyle) layer.camstyleDir = values.camstyle;
+  if (values.arch) layer.arch = values.arch;
+  if (values.weights) layer.weights = values.weights;
+  if (values.init) layer.init = values.init;
+  if (values.freeze) layer.freezeUntil = values.freeze;
+  if (values.out) layer.out = values.out;
+  if (values.device) layer.device = values.device;
+  if (values["source-only"]) layer.sourceOnly = true;
+  if (values["no-camera"]) layer.camera = false;
+  if (values["no-neighborhood"]) layer.neighborhood = false;
+  if (values["no-nesterov"]) layer.nesterov = false;
+  return { layer, values };
+}
+
+/** Generates (once) the embedded synthetic domains and the CamStyle copies of domain B. */
+export async function prepareSynthetic(
+  dataDir: string,
+  withCamStyle = true,
+): Promise<{ source: string; target: string; camstyle: string }> {
+  const res = await generateSyntheticDomains({ outDir: dataDir });
+  if (res.generated) console.log(`synthetic data: wrote ${res.images} images to ${res.root}`);
+  const names = Object.keys(res.domains);
+  const source = res.domains[names[0]];
+  const target = res.domains[names[1]];
+  const camstyle = join(dataDir, `${names[1]}_camstyle`);
+  const done = join(camstyle, ".complete");
+  if (withCamStyle && !existsSync(done)) {
+    const ds = loadReidDataset(target, { quiet: true });
+    console.log(`synthetic data: generating CamStyle copies of ${names[1]} in ${camstyle}`);
+    await generateCamStyle(ds, camstyle, {});
+    Deno.writeTextFileSync(done, "");
+  }
+  return { source, target, camstyle };
+}
+
+async function main(): Promise<void> {
+  const { layer, values } = parseTrainArgs(Deno.args);
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (values.threads) setNumThreads(Number(values.threads));
+  const file = values.config ? readConfigFile(values.config as string) : {};
+  const quick = !layer.source && !file.source && !values.resume;
+  let base: Partial<TrainConfig> = {};
+  if (quick || values.quick) base = { ...QUICK_OVERRIDES };
+  if (quick) {
+    const d = await prepareSynthetic(
+      resolve((values["data-dir"] as string | undefined) ?? join(ROOT, "data/synthetic")),
+      layer.camera !== false && file.camera !== false && !layer.sourceOnly && !file.sourceOnly,
+    );
+    base = { ...base, source: d.source, target: d.target, camstyleDir: d.camstyle };
+  }
+  let resumeConfig: Record<string, unknown> = {};
+  if (values.resume) {
+    const cfgPath = join(values.resume as string, "config.json");
+    if (existsSync(cfgPath)) resumeConfig = readConfigFile(cfgPath);
+    else {
+      throw new Error(
+        `--resume ${values.resume}: expected a run folder with config.json and checkpoint.safetensors`,
+      );
+    }
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  const config = mergeConfig(
+    { out: join(ROOT, "runs", stamp), ...base },
+    resumeConfig,
+    file,
+    layer,
+  );
+  console.log(
+    `ECN training (${torchVersion()}): ${config.arch}, ${config.height}x${config.width}, ` +
+      `${
+        config.sourceOnly
+          ? "source only"
+          : `E${config.camera ? "+C" : ""}${config.neighborhood ? "+N" : ""}`
+      }, ` +
+      `${config.epochs} epochs -> ${config.out}`,
+  );
+  const trainer = await Trainer.create(config, { resume: values.resume as string | undefined });
+  try {
+    const result = await trainer.fit();
+    if (result) {
+      console.log(`\nfinal, target ${trainer.target!.name}: ${formatEvaluation(result)}`);
+      Deno.writeTextFileSync(
+        join(config.out, "result.json"),
+        JSON.stringify({ ...result, top: undefined }, null, 2) + "\n",
+      );
+    }
+    console.log(
+      `run folder: ${config.out} (config.json, log.jsonl, loss.svg, checkpoint.safetensors)`,
+    );
+  } finally {
+    trainer.dispose();
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`train: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

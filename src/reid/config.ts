@@ -1,0 +1,212 @@
+/**
+ * ECN training settings: the reference defaults, a quick preset for the embedded synthetic
+ * data, JSON config files, and validation with clear messages.
+ *
+ * @module
+ */
+import { ECN_ARCHS, type EcnArch } from "./ecn_net.ts";
+
+/** Every setting of an ECN training run. */
+export interface TrainConfig {
+  /** Source data set root (labelled), Market-1501 layout or MSMT17 lists. */
+  source: string;
+  /** Target data set root (unlabelled for training; its query/gallery evaluate). */
+  target: string;
+  /** CamStyle folder of the target (default `{target}/bounding_box_train_camstyle`). */
+  camstyleDir: string | null;
+  /** Train on the source only (the baseline; no memory, no target loss). */
+  sourceOnly: boolean;
+  /** Camera-invariance: target images replaced by CamStyle copies. */
+  camera: boolean;
+  /** Neighborhood-invariance (from `neighborhoodFromEpoch`). */
+  neighborhood: boolean;
+  /** Backbone. */
+  arch: EcnArch;
+  /** Backbone weight file (ImageNet; torchvision layout, .pth or safetensors), or null. */
+  weights: string | null;
+  /** Initialize the whole network's backbone from a training checkpoint (e.g. source-only). */
+  init: string | null;
+  /** Last frozen backbone stage ("layer2" for ResNets; "features.6" MobileNetV2; "none"). */
+  freezeUntil: string | null;
+  numFeatures: number;
+  dropout: number;
+  height: number;
+  width: number;
+  /** Normalization (default ImageNet; a weight file's metadata overrides it). */
+  mean: [number, number, number] | null;
+  std: [number, number, number] | null;
+  erasingProb: number;
+  batchSize: number;
+  targetBatchSize: number;
+  lr: number;
+  /** Learning-rate multiplier of the trainable backbone (0.1 in the reference). */
+  backboneLrMult: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+  epochs: number;
+  /** Multiply the learning rate by `gamma` every `stepSize` epochs (40 in the reference). */
+  stepSize: number;
+  gamma: number;
+  beta: number;
+  knn: number;
+  alpha: number;
+  lambda: number;
+  neighborhoodFromEpoch: number;
+  seed: number;
+  /** Loader worker threads (default: cores). */
+  workers: number | null;
+  device: string;
+  /** Evaluate on the target every N epochs (0: only at the end). */
+  evalEvery: number;
+  /** Cap on steps per epoch (0: the whole source loader, as the reference). */
+  maxStepsPerEpoch: number;
+  /** Run folder (config, log, plot, checkpoint). */
+  out: string;
+}
+
+/** The reference settings (ECN.md "Training defaults"). Data paths must be given. */
+export const REFERENCE_CONFIG: Readonly<Omit<TrainConfig, "source" | "target" | "out">> = {
+  camstyleDir: null,
+  sourceOnly: false,
+  camera: true,
+  neighborhood: true,
+  arch: "resnet50",
+  weights: null,
+  init: null,
+  freezeUntil: null,
+  numFeatures: 4096,
+  dropout: 0.5,
+  height: 256,
+  width: 128,
+  mean: null,
+  std: null,
+  erasingProb: 0.5,
+  batchSize: 128,
+  targetBatchSize: 128,
+  lr: 0.1,
+  backboneLrMult: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  nesterov: true,
+  epochs: 60,
+  stepSize: 40,
+  gamma: 0.1,
+  beta: 0.05,
+  knn: 6,
+  alpha: 0.01,
+  lambda: 0.3,
+  neighborhoodFromEpoch: 5,
+  seed: 1,
+  workers: null,
+  device: "cpu",
+  evalEvery: 0,
+  maxStepsPerEpoch: 0,
+};
+
+/**
+ * The quick preset of `deno task train` without data arguments: the embedded synthetic domains
+ * (A labelled -> B unlabelled), ResNet-18 from scratch at 64x32, a few minutes on 2 CPU cores.
+ * Without ImageNet weights nothing is frozen and the backbone learns at the full rate.
+ */
+export const QUICK_OVERRIDES: Readonly<Partial<TrainConfig>> = {
+  arch: "resnet18",
+  freezeUntil: "none",
+  backboneLrMult: 1.0,
+  numFeatures: 512,
+  height: 64,
+  width: 32,
+  batchSize: 32,
+  targetBatchSize: 32,
+  epochs: 6,
+  stepSize: 5,
+  neighborhoodFromEpoch: 3,
+  lr: 0.05,
+};
+
+const KEYS = new Set<string>([
+  "source",
+  "target",
+  "out",
+  ...Object.keys(REFERENCE_CONFIG),
+]);
+
+/** Throws, naming the setting, when `c` cannot work. */
+export function validateConfig(c: TrainConfig): void {
+  const bad = (key: string, want: string): never => {
+    throw new Error(
+      `config: '${key}' is ${JSON.stringify(c[key as keyof TrainConfig])}, expected ${want}`,
+    );
+  };
+  if (!c.source) bad("source", "a data set folder");
+  if (!c.target && !c.sourceOnly) bad("target", "a data set folder");
+  if (!ECN_ARCHS.includes(c.arch)) bad("arch", `one of ${ECN_ARCHS.join(", ")}`);
+  const posInt: Array<keyof TrainConfig> = [
+    "numFeatures",
+    "height",
+    "width",
+    "batchSize",
+    "targetBatchSize",
+    "epochs",
+    "stepSize",
+  ];
+  for (const k of posInt) {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < 1) bad(k, "a positive integer");
+  }
+  for (const k of ["dropout", "erasingProb", "momentum", "alpha", "lambda", "gamma"] as const) {
+    if (!(c[k] >= 0 && c[k] <= 1)) bad(k, "a number in [0, 1]");
+  }
+  for (const k of ["lr", "beta", "backboneLrMult"] as const) {
+    if (!(c[k] > 0)) bad(k, "a positive number");
+  }
+  if (!(c.weightDecay >= 0)) bad("weightDecay", "a number >= 0");
+  for (
+    const k of ["knn", "neighborhoodFromEpoch", "evalEvery", "maxStepsPerEpoch", "seed"] as const
+  ) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) bad(k, "an integer >= 0");
+  }
+  if (c.workers !== null && (!Number.isInteger(c.workers) || c.workers < 0)) {
+    bad("workers", "an integer >= 0");
+  }
+  if (!/^(cpu|cuda(:\d+)?)$/.test(c.device)) bad("device", `"cpu", "cuda" or "cuda:N"`);
+  if (c.nesterov && c.momentum <= 0) bad("momentum", "> 0 with Nesterov");
+}
+
+/** Merges settings (later wins); unknown keys are refused with the list of known ones. */
+export function mergeConfig(
+  base: Partial<TrainConfig>,
+  ...layers: Array<Record<string, unknown>>
+): TrainConfig {
+  const out: Record<string, unknown> = { ...REFERENCE_CONFIG, ...base };
+  for (const layer of layers) {
+    for (const [k, v] of Object.entries(layer)) {
+      if (v === undefined) continue;
+      if (!KEYS.has(k)) {
+        throw new Error(`config: unknown setting '${k}'; known: ${[...KEYS].sort().join(", ")}`);
+      }
+      out[k] = v;
+    }
+  }
+  return out as unknown as TrainConfig;
+}
+
+/** Reads a JSON config file (an object of settings). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new Error(`config file ${path}: cannot read it: ${(e as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`config file ${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) {
+    throw new Error(`config file ${path}: expected a JSON object of settings`);
+  }
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,515 @@
+/**
+ * The ECN trainer: source cross-entropy plus the target invariance losses through the exemplar
+ * memory, SGD with the reference's groups and schedule, checkpoints every epoch (atomic),
+ * exact resume, a JSONL log, a loss plot and evaluation on the target's query/gallery.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { CamStyleIndex } from "../data/camstyle.ts";
+import { loadReidDataset, type ReidDataset, type ReidItem } from "../data/datasets.ts";
+import { type Batch, DataLoader, type LoaderItem } from "../data/loader.ts";
+import {
+  type Rgb,
+  testTransformConfig,
+  trainTransformConfig,
+  type TransformConfig,
+} from "../data/transforms.ts";
+import { evaluateFeatures, type Evaluation, formatEvaluation } from "../eval/evaluate.ts";
+import { extractFeatures } from "../eval/features.ts";
+import { loadCheckpoint, saveCheckpoint } from "../nn/checkpoint.ts";
+import { readSafetensors } from "../nn/safetensors.ts";
+import { SGD } from "../optim/sgd.ts";
+import { crossEntropy, manualSeed, noGrad, scope, type Tensor, tensor } from "../tensor/mod.ts";
+import { type TrainConfig, validateConfig } from "./config.ts";
+import { EcnNet } from "./ecn_net.ts";
+import { invarianceLoss } from "./losses.ts";
+import { ExemplarMemory } from "./memory.ts";
+import { Progress } from "../util/progress.ts";
+import { writeLossPlot } from "../util/plot.ts";
+
+/** Losses of one step. */
+export interface StepLosses {
+  loss: number;
+  source: number;
+  target: number | null;
+  /** Source-batch accuracy of the classifier. */
+  accuracy: number;
+}
+
+/** One line of the run's log.jsonl. */
+export interface LogRecord {
+  kind: "step" | "epoch" | "eval";
+  epoch: number;
+  step?: number;
+  lr?: number;
+  loss?: number;
+  source?: number;
+  target?: number | null;
+  accuracy?: number;
+  imagesPerSecond?: number;
+  eval?: Omit<Evaluation, "top" | "perQuery">;
+  time: string;
+}
+
+const CKPT = "checkpoint.safetensors";
+
+/** Reads a weight file's normalization metadata (safetensors `normalize_mean`/`_std`). */
+async function weightNormalization(path: string): Promise<{ mean?: Rgb; std?: Rgb }> {
+  if (!path.endsWith(".safetensors")) return {};
+  const { metadata } = await readSafetensors(path);
+  const parse = (s: string | undefined): Rgb | undefined => {
+    if (!s) return undefined;
+    const v = JSON.parse(s);
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === "number")) {
+      throw new Error(`${path}: metadata normalize_* must be a JSON array of 3 numbers, got ${s}`);
+    }
+    return v as Rgb;
+  };
+  return { mean: parse(metadata.normalize_mean), std: parse(metadata.normalize_std) };
+}
+
+function int64(a: Int32Array): BigInt64Array<ArrayBuffer> {
+  const out = new BigInt64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = BigInt(a[i]);
+  return out;
+}
+
+function loaderItems(items: readonly ReidItem[]): LoaderItem[] {
+  return items.map((it) => ({ path: it.path, pid: it.pid, cam: it.cam, index: it.index }));
+}
+
+/** An ECN training run. Build with {@link Trainer.create}, then {@link Trainer.fit}. */
+export class Trainer {
+  readonly config: TrainConfig;
+  readonly source: ReidDataset;
+  readonly target: ReidDataset | null;
+  readonly model: EcnNet;
+  readonly optimizer: SGD;
+  readonly memory: ExemplarMemory | null;
+  readonly trainTransform: TransformConfig;
+  readonly testTransform: TransformConfig;
+  /** The next epoch to run (after a resume: the one after the checkpoint's). */
+  startEpoch = 0;
+  /** Target batches consumed so far (for exact resume of the restarting target loader). */
+  targetBatchesSeen = 0;
+  readonly #log: (line: string) => void;
+  readonly #history: LogRecord[] = [];
+
+  private constructor(
+    config: TrainConfig,
+    parts: {
+      source: ReidDataset;
+      target: ReidDataset | null;
+      model: EcnNet;
+      optimizer: SGD;
+      memory: ExemplarMemory | null;
+      trainTransform: TransformConfig;
+      testTransform: TransformConfig;
+      log: (line: string) => void;
+    },
+  ) {
+    this.config = config;
+    this.source = parts.source;
+    this.target = parts.target;
+    this.model = parts.model;
+    this.optimizer = parts.optimizer;
+    this.memory = parts.memory;
+    this.trainTransform = parts.trainTransform;
+    this.testTransform = parts.testTransform;
+    this.#log = parts.log;
+  }
+
+  /**
+   * Loads the data sets, builds the network (seeded), the optimizer and the memory, and, with
+   * `resume`, restores everything from the run's checkpoint. Refuses a checkpoint whose memory
+   * does not fit the target data set.
+   */
+  static async create(
+    config: TrainConfig,
+    opts: { resume?: string; log?: (line: string) => void; quiet?: boolean } = {},
+  ): Promise<Trainer> {
+    validateConfig(config);
+    const log = opts.log ?? ((l: string) => console.log(l));
+    const source = loadReidDataset(config.source, { quiet: opts.quiet, log });
+    const target = config.target
+      ? loadReidDataset(config.target, { quiet: opts.quiet, log })
+      : null;
+    if (config.camera && !config.sourceOnly && target) {
+      new CamStyleIndex(target, { dir: config.camstyleDir ?? undefined }).check();
+    }
+    let mean = config.mean ?? undefined;
+    let std = config.std ?? undefined;
+    if (config.weights && (!mean || !std)) {
+      const n = await weightNormalization(config.weights);
+      mean ??= n.mean;
+      std ??= n.std;
+    }
+    const size = { height: config.height, width: config.width, mean, std };
+    const trainTransform = trainTransformConfig({ ...size, erasingProb: config.erasingProb });
+    const testTransform = testTransformConfig(size);
+
+    manualSeed(config.seed);
+    const model = new EcnNet({
+      arch: config.arch,
+      numSourceIds: source.numTrainIds,
+      numFeatures: config.numFeatures,
+      dropout: config.dropout,
+      freezeUntil: config.freezeUntil ?? undefined,
+    });
+    if (config.weights) await model.loadBackboneWeights(config.weights);
+    if (config.init) await initBackboneFrom(model, config.init);
+    if (config.device !== "cpu") model.to({ device: config.device });
+    const groups = model.paramGroups();
+    const optimizer = new SGD(
+      groups.map((g) => ({
+        params: g.params,
+        lrMult: g.lrMult === 1 ? 1 : config.backboneLrMult,
+      })),
+      {
+        lr: config.lr,
+        momentum: config.momentum,
+        weightDecay: config.weightDecay,
+        nesterov: config.nesterov,
+      },
+    );
+    const memory = config.sourceOnly || !target
+      ? null
+      : new ExemplarMemory(target.train.length, config.numFeatures, { device: config.device });
+    const t = new Trainer({ ...config, mean: mean ?? null, std: std ?? null }, {
+      source,
+      target,
+      model,
+      optimizer,
+      memory,
+      trainTransform,
+      testTransform,
+      log,
+    });
+    if (opts.resume) await t.#resume(opts.resume);
+    return t;
+  }
+
+  async #resume(path: string): Promise<void> {
+    const file = existsSync(join(path, CKPT)) ? join(path, CKPT) : path;
+    const ck = await loadCheckpoint(file, { model: this.model, optimizer: this.optimizer });
+    try {
+      const mem = ck.extra.get("memory");
+      if (this.memory) {
+        if (!mem) {
+          throw new Error(`${file}: the checkpoint has no exemplar memory (a source-only run?)`);
+        }
+        try {
+          this.memory.load(mem);
+        } catch (e) {
+          throw new Error(`${file}: refusing to resume: ${(e as Error).message}`);
+        }
+      }
+      const state = ck.extra.get("state");
+      const s = state ? state.toNumbers() : [ck.epoch, 0];
+      this.startEpoch = ck.epoch;
+      this.targetBatchesSeen = s[1];
+    } finally {
+      for (const t of ck.extra.values()) t.dispose();
+    }
+    this.#log(`resumed from ${file} at epoch ${this.startEpoch}`);
+  }
+
+  /** Saves the run's checkpoint atomically (the previous one stays until the rename). */
+  async saveCheckpoint(epochsDone: number): Promise<string> {
+    mkdirSync(this.config.out, { recursive: true });
+    const path = join(this.config.out, CKPT);
+    const state = tensor(new Float64Array([epochsDone, this.targetBatchesSeen]));
+    try {
+      await saveCheckpoint(path, {
+        model: this.model,
+        optimizer: this.optimizer,
+        extra: this.memory ? { memory: this.memory.keys, state } : { state },
+        epoch: epochsDone,
+        config: this.config,
+      });
+    } finally {
+      state.dispose();
+    }
+    return path;
+  }
+
+  /** The learning-rate factor of `epoch`: gamma ** floor(epoch / stepSize). */
+  lrFactor(epoch: number): number {
+    return this.config.gamma ** Math.floor(epoch / this.config.stepSize);
+  }
+
+  /** One training step on a source batch and (unless source-only) a target batch. */
+  step(src: Batch, tgt: Batch | null, epoch: number): StepLosses {
+    const c = this.config;
+    return scope(() => {
+      const xs = tensor(src.images, {
+        shape: [src.size, 3, src.height, src.width],
+        device: c.device,
+      });
+      const ys = tensor(int64(src.pids), { device: c.device });
+      const logits = this.model.forward(xs);
+      const lossS = crossEntropy(logits, ys);
+      let loss = lossS;
+      let lossT: Tensor | null = null;
+      if (tgt && this.memory) {
+        const xt = tensor(tgt.images, {
+          shape: [tgt.size, 3, tgt.height, tgt.width],
+          device: c.device,
+        });
+        const idx = tensor(int64(tgt.indices), { device: c.device });
+        const f = this.model.forwardTarget(xt);
+        lossT = invarianceLoss(this.memory, f, idx, epoch, {
+          beta: c.beta,
+          knn: c.neighborhood ? c.knn : 0,
+          alpha: c.alpha,
+          neighborhoodFromEpoch: c.neighborhoodFromEpoch,
+        });
+        loss = lossS.mul(1 - c.lambda).add(lossT.mul(c.lambda));
+      }
+      this.optimizer.zeroGrad();
+      const value = loss.item();
+      if (!Number.isFinite(value)) {
+        throw new NonFiniteLossError(epoch, value);
+      }
+      loss.backward();
+      this.optimizer.step();
+      const accuracy = noGrad(() => logits.argmax(1).eq(ys).to({ dtype: "float32" }).mean().item());
+      return { loss: value, source: lossS.item(), target: lossT ? lossT.item() : null, accuracy };
+    });
+  }
+
+  /** Extracts target (or `dataset`) query/gallery features and evaluates them. */
+  async evaluate(
+    dataset: ReidDataset | null = this.target,
+    opts: { keepTop?: number; rerank?: boolean; flip?: boolean } = {},
+  ): Promise<Evaluation> {
+    if (!dataset) throw new Error("evaluate: no target data set in this run");
+    const progress = new Progress("features", dataset.query.length + dataset.gallery.length);
+    const common = {
+      transform: this.testTransform,
+      batchSize: 128,
+      device: this.config.device,
+      flip: opts.flip,
+      workers: this.config.workers ?? undefined,
+    };
+    const q = await extractFeatures(this.model, dataset.query, {
+      ...common,
+      onProgress: (d) => progress.update(d),
+    });
+    const g = await extractFeatures(this.model, dataset.gallery, {
+      ...common,
+      onProgress: (d) => progress.update(dataset.query.length + d),
+    });
+    progress.done();
+    return evaluateFeatures(q, g, {
+      device: this.config.device,
+      keepTop: opts.keepTop,
+      rerank: opts.rerank,
+    });
+  }
+
+  #record(r: LogRecord): void {
+    this.#history.push(r);
+    mkdirSync(this.config.out, { recursive: true });
+    Deno.writeTextFileSync(join(this.config.out, "log.jsonl"), JSON.stringify(r) + "\n", {
+      append: true,
+    });
+  }
+
+  /** Runs the remaining epochs; returns the final target evaluation (null when source-only without target). */
+  async fit(): Promise<Evaluation | null> {
+    const c = this.config;
+    mkdirSync(c.out, { recursive: true });
+    Deno.writeTextFileSync(join(c.out, "config.json"), JSON.stringify(c, null, 2) + "\n");
+    const workers = c.workers ?? undefined;
+    const srcLoader = new DataLoader(loaderItems(this.source.train), {
+      batchSize: c.batchSize,
+      transform: this.trainTransform,
+      shuffle: true,
+      dropLast: true,
+      seed: c.seed,
+      workers,
+    });
+    let tgtLoader: DataLoader | null = null;
+    if (this.memory && this.target) {
+      const cams = c.camera
+        ? new CamStyleIndex(this.target, { dir: c.camstyleDir ?? undefined })
+        : null;
+      const byIndex = this.target.train;
+      tgtLoader = new DataLoader(loaderItems(this.target.train), {
+        batchSize: c.targetBatchSize,
+        transform: this.trainTransform,
+        shuffle: true,
+        dropLast: true,
+        seed: c.seed + 7919,
+        workers,
+        pathMapper: cams
+          ? (item, rng) => cams.pickCamStyle(byIndex[item.index!], () => rng.next())
+          : undefined,
+      });
+    }
+    let final: Evaluation | null = null;
+    try {
+      const perPass = tgtLoader?.batchesPerEpoch ?? 1;
+      const target = tgtLoader
+        ? tgtLoader.restarting(Math.floor(this.targetBatchesSeen / perPass))
+        : null;
+      // Exact resume: skip the target batches of the current pass already consumed.
+      for (let skip = this.targetBatchesSeen % perPass; target && skip > 0; skip--) {
+        const b = (await target.next()).value as Batch;
+        tgtLoader!.recycle(b);
+      }
+      const stepsPerEpoch = c.maxStepsPerEpoch > 0
+        ? Math.min(c.maxStepsPerEpoch, srcLoader.batchesPerEpoch)
+        : srcLoader.batchesPerEpoch;
+      if (stepsPerEpoch === 0) {
+        throw new Error(
+          `the source training set has ${this.source.train.length} images, fewer than one batch of ${c.batchSize}`,
+        );
+      }
+      for (let epoch = this.startEpoch; epoch < c.epochs; epoch++) {
+        const lrf = this.lrFactor(epoch);
+        for (const g of this.optimizer.groups) g.lr = c.lr * lrf * g.lrMult;
+        this.model.train();
+        const progress = new Progress(`epoch ${epoch + 1}/${c.epochs}`, stepsPerEpoch);
+        const t0 = performance.now();
+        let images = 0;
+        let step = 0;
+        const sums = { loss: 0, source: 0, target: 0, accuracy: 0 };
+        for await (const src of srcLoader.epoch(epoch)) {
+          if (step >= stepsPerEpoch) {
+            srcLoader.recycle(src);
+            break;
+          }
+          const tgt = target ? (await target.next()).value as Batch : null;
+          let losses: StepLosses;
+          try {
+            losses = this.step(src, tgt, epoch);
+          } catch (e) {
+            if (e instanceof NonFiniteLossError) {
+              const kept = existsSync(join(c.out, CKPT))
+                ? `the last good checkpoint is kept at ${join(c.out, CKPT)}`
+                : "no checkpoint had been written yet";
+              throw new Error(`${e.message}: stopping; ${kept}`);
+            }
+            throw e;
+          }
+          if (tgt) {
+            this.targetBatchesSeen++;
+            tgtLoader!.recycle(tgt);
+          }
+          images += src.size + (tgt?.size ?? 0);
+          srcLoader.recycle(src);
+          step++;
+          sums.loss += losses.loss;
+          sums.source += losses.source;
+          sums.target += losses.target ?? 0;
+          sums.accuracy += losses.accuracy;
+          const ips = images / ((performance.now() - t0) / 1000);
+          this.#record({
+            kind: "step",
+            epoch,
+            step,
+            lr: c.lr * lrf,
+            ...losses,
+            imagesPerSecond: ips,
+            time: new Date().toISOString(),
+          });
+          progress.update(step, {
+            loss: losses.loss.toFixed(3),
+            src: losses.source.toFixed(3),
+            ...(losses.target !== null ? { tgt: losses.target.toFixed(3) } : {}),
+            acc: (100 * losses.accuracy).toFixed(0) + "%",
+            "img/s": ips.toFixed(1),
+          });
+        }
+        progress.done();
+        const secs = (performance.now() - t0) / 1000;
+        this.#record({
+          kind: "epoch",
+          epoch,
+          lr: c.lr * lrf,
+          loss: sums.loss / step,
+          source: sums.source / step,
+          target: this.memory ? sums.target / step : null,
+          accuracy: sums.accuracy / step,
+          imagesPerSecond: images / secs,
+          time: new Date().toISOString(),
+        });
+        await this.saveCheckpoint(epoch + 1);
+        writeLossPlot(join(c.out, "loss.svg"), this.#history.filter((r) => r.kind === "step"));
+        const last = epoch === c.epochs - 1;
+        if (this.target && (last || (c.evalEvery > 0 && (epoch + 1) % c.evalEvery === 0))) {
+          const e = await this.evaluate();
+          const { top: _t, perQuery: _p, ...figures } = e;
+          this.#record({ kind: "eval", epoch, eval: figures, time: new Date().toISOString() });
+          this.#log(`epoch ${epoch + 1} target ${this.target.name}: ${formatEvaluation(e)}`);
+          final = e;
+        }
+      }
+      if (this.startEpoch >= c.epochs && this.target) final = await this.evaluate();
+    } finally {
+      srcLoader.close();
+      tgtLoader?.close();
+    }
+    return final;
+  }
+
+  /** Frees the model, optimizer state and memory. */
+  dispose(): void {
+    this.optimizer.dispose();
+    this.memory?.dispose();
+    this.model.dispose();
+  }
+}
+
+/** A NaN or infinite loss. */
+export class NonFiniteLossError extends Error {
+  /** Makes the error for `epoch`. */
+  constructor(epoch: number, value: number) {
+    super(`the loss became ${value} in epoch ${epoch + 1}`);
+    this.name = "NonFiniteLossError";
+  }
+}
+
+/**
+ * Initializes the backbone (and the embedding) from a training checkpoint, e.g. a source-only
+ * run: every `base.`, `feat.` and `featBn.` tensor of matching shape is copied; the classifier and
+ * the memory are not.
+ */
+async function initBackboneFrom(model: EcnNet, path: string): Promise<void> {
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata.format !== "ecn-checkpoint/1") {
+    throw new Error(
+      `--init ${path}: not an ECN training checkpoint (use --weights for weight files)`,
+    );
+  }
+  const { rawToTensor } = await import("../nn/state_dict.ts");
+  const own = model.stateDict();
+  let copied = 0;
+  const mismatched: string[] = [];
+  noGrad(() => {
+    for (const [k, raw] of tensors) {
+      if (!k.startsWith("model.")) continue;
+      const name = k.slice(6);
+      if (name.startsWith("classifier.")) continue;
+      const mine = own.get(name);
+      if (!mine) continue;
+      if (mine.shape.join(",") !== raw.shape.join(",")) {
+        mismatched.push(`${name} [${raw.shape}] vs [${mine.shape}]`);
+        continue;
+      }
+      using t = rawToTensor(raw, name);
+      mine.copy_(t);
+      copied++;
+    }
+  });
+  if (mismatched.length > 0 || copied === 0) {
+    throw new Error(
+      `--init ${path}: the checkpoint does not fit this network (${model.arch}, ${model.numFeatures} ` +
+        `features): ${copied} tensors matched; mismatched: ${mismatched.slice(0, 5).join("; ")}`,
+    );
+  }
+}
