@@ -21,10 +21,23 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function perOp(f: () => void, iters: number): number {
-  for (let i = 0; i < 1000; i++) f();
+function perOp(f: () => void, iters: number, scoped: boolean): number {
+  // Scoped: 100 ops per scope, freed when it closes (the pattern of a training step). Unscoped:
+  // each result disposed at once, with the finalizer backstop armed and disarmed.
+  const run = (n: number) => {
+    if (!scoped) {
+      for (let i = 0; i < n; i++) f();
+      return;
+    }
+    for (let i = 0; i < n; i += 100) {
+      T.scope(() => {
+        for (let j = 0; j < 100; j++) f();
+      });
+    }
+  };
+  run(1000);
   const t0 = performance.now();
-  for (let i = 0; i < iters; i++) f();
+  run(iters);
   return ((performance.now() - t0) / iters) * 1000;
 }
 
@@ -52,16 +65,19 @@ async function benchOps(rounds: number): Promise<void> {
   const a = T.randn([2, 2]);
   const b = T.randn([2, 2]);
   const x = T.randn([64, 64]);
-  const cases: Record<string, () => void> = {
-    "add 2x2": () => a.add(b).dispose(),
-    "relu 2x2": () => a.relu().dispose(),
-    "mm 64x64": () => x.mm(x).dispose(),
-    "sum 2x2": () => a.sum().dispose(),
+  const cases: Record<string, [() => void, boolean, string]> = {
+    "add 2x2 (in a scope)": [() => a.add(b), true, "add 2x2"],
+    "add 2x2 (dispose each)": [() => a.add(b).dispose(), false, "add 2x2"],
+    "relu 2x2 (in a scope)": [() => a.relu(), true, "relu 2x2"],
+    "sum 2x2 (in a scope)": [() => a.sum(), true, "sum 2x2"],
+    "mm 64x64 (in a scope)": [() => x.mm(x), true, "mm 64x64"],
   };
   const ours: Record<string, number[]> = {};
   const ref: Record<string, number[]> = {};
   for (let r = 0; r < rounds; r++) {
-    for (const [name, f] of Object.entries(cases)) (ours[name] ??= []).push(perOp(f, iters));
+    for (const [name, [f, scoped]] of Object.entries(cases)) {
+      (ours[name] ??= []).push(perOp(f, iters, scoped));
+    }
     const p = await python("./bench_ops_reference.py", [String(threads), String(iters)]);
     if (p) { for (const [name, v] of Object.entries(p)) (ref[name] ??= []).push(v); }
   }
@@ -70,9 +86,9 @@ async function benchOps(rounds: number): Promise<void> {
   );
   console.log("| op | this project (Deno FFI) | Python PyTorch | ratio |");
   console.log("| --- | --- | --- | --- |");
-  for (const name of Object.keys(cases)) {
+  for (const [name, [, , pyName]] of Object.entries(cases)) {
     const o = median(ours[name]);
-    const p = ref[name] ? median(ref[name]) : NaN;
+    const p = ref[pyName] ? median(ref[pyName]) : NaN;
     console.log(`| ${name} | ${o.toFixed(2)} | ${p.toFixed(2)} | ${(o / p).toFixed(2)} |`);
   }
   for (const t of [a, b, x]) t.dispose();

@@ -188,3 +188,20 @@ if (!T.cudaAvailable()) {
     "cuda tests skipped: no CUDA device or a CPU-only libtorch (" + T.torchVersion() + ")",
   );
 }
+
+Deno.test("the finalizer backstop frees tensors nobody disposed, once collected", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL("./fixtures/finalizer_gc.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  const r = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  assert.strictEqual(r.made, 100);
+  assert.strictEqual(r.left, 0, "every forgotten handle was freed");
+});

@@ -95,6 +95,7 @@ export class Trainer {
   /** Target batches consumed so far (for exact resume of the restarting target loader). */
   targetBatchesSeen = 0;
   readonly #log: (line: string) => void;
+  readonly #quiet: boolean;
   readonly #history: LogRecord[] = [];
 
   private constructor(
@@ -108,6 +109,7 @@ export class Trainer {
       trainTransform: TransformConfig;
       testTransform: TransformConfig;
       log: (line: string) => void;
+      quiet: boolean;
     },
   ) {
     this.config = config;
@@ -119,6 +121,7 @@ export class Trainer {
     this.trainTransform = parts.trainTransform;
     this.testTransform = parts.testTransform;
     this.#log = parts.log;
+    this.#quiet = parts.quiet;
   }
 
   /**
@@ -186,8 +189,11 @@ export class Trainer {
       trainTransform,
       testTransform,
       log,
+      quiet: !!opts.quiet,
     });
     if (opts.resume) await t.#resume(opts.resume);
+    // Group rates as `fit` sets them each epoch, so `step` alone trains with the right ones.
+    t.#applyLr(t.startEpoch);
     return t;
   }
 
@@ -233,6 +239,12 @@ export class Trainer {
       state.dispose();
     }
     return path;
+  }
+
+  #applyLr(epoch: number): number {
+    const lrf = this.lrFactor(epoch);
+    for (const g of this.optimizer.groups) g.lr = this.config.lr * lrf * g.lrMult;
+    return lrf;
   }
 
   /** The learning-rate factor of `epoch`: gamma ** floor(epoch / stepSize). */
@@ -286,7 +298,9 @@ export class Trainer {
     opts: { keepTop?: number; rerank?: boolean; flip?: boolean } = {},
   ): Promise<Evaluation> {
     if (!dataset) throw new Error("evaluate: no target data set in this run");
-    const progress = new Progress("features", dataset.query.length + dataset.gallery.length);
+    const progress = new Progress("features", dataset.query.length + dataset.gallery.length, {
+      quiet: this.#quiet || undefined,
+    });
     const common = {
       transform: this.testTransform,
       batchSize: 128,
@@ -370,10 +384,11 @@ export class Trainer {
         );
       }
       for (let epoch = this.startEpoch; epoch < c.epochs; epoch++) {
-        const lrf = this.lrFactor(epoch);
-        for (const g of this.optimizer.groups) g.lr = c.lr * lrf * g.lrMult;
+        const lrf = this.#applyLr(epoch);
         this.model.train();
-        const progress = new Progress(`epoch ${epoch + 1}/${c.epochs}`, stepsPerEpoch);
+        const progress = new Progress(`epoch ${epoch + 1}/${c.epochs}`, stepsPerEpoch, {
+          quiet: this.#quiet || undefined,
+        });
         const t0 = performance.now();
         let images = 0;
         let step = 0;

@@ -7,6 +7,8 @@
 /** Anything with an explicit release. */
 export interface Disposable {
   dispose(): void;
+  /** Called when no scope owns the object any more (tensors arm their finalizer then). */
+  escape?(): void;
 }
 
 /** One open scope: the tensors created while it is the innermost one. */
@@ -27,6 +29,7 @@ export function keep<T extends Disposable>(t: T): T {
   for (let i = stack.length - 1; i >= 0; i--) {
     if (stack[i].owned.delete(t)) break;
   }
+  t.escape?.();
   return t;
 }
 
@@ -52,8 +55,9 @@ function close(scope: Scope, result: unknown): void {
   collect(result, escaping);
   const parent = currentScope();
   for (const t of scope.owned) {
-    if (escaping.has(t)) parent?.owned.add(t);
-    else t.dispose();
+    if (!escaping.has(t)) t.dispose();
+    else if (parent) parent.owned.add(t);
+    else t.escape?.();
   }
   scope.owned.clear();
 }

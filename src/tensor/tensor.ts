@@ -34,6 +34,14 @@ const registry = new FinalizationRegistry<Ptr>((p) => {
   }
 });
 
+// Tensors waiting for their finalizer registration (see Tensor.escape).
+let pendingArm: Tensor[] = [];
+function armPending(): void {
+  const list = pendingArm;
+  pendingArm = [];
+  for (const t of list) t.armNow();
+}
+
 // Scratch buffers for shapes and small out-parameters (calls are synchronous, so reuse is safe).
 const SHAPE_A = new BigInt64Array(64);
 const SHAPE_B = new BigInt64Array(64);
@@ -159,12 +167,37 @@ export interface TensorOptions {
 export class Tensor {
   #ptr: Ptr | null;
   #shape: readonly number[] | undefined;
+  #registered = false;
+  #pendingArm = false;
 
   /** Wraps an owned handle (internal: use the factory functions). */
   constructor(ptr: Ptr) {
     this.#ptr = ptr;
-    registry.register(this, ptr, this);
-    currentScope()?.owned.add(this);
+    // Inside a scope the scope frees the handle; the finalizer backstop (costly in V8: about a
+    // microsecond per tensor) is only armed for tensors that no scope owns.
+    const s = currentScope();
+    if (s) s.owned.add(this);
+    else this.escape();
+  }
+
+  /**
+   * Arms the finalizer backstop once no scope owns this tensor (called by `keep` and scopes).
+   * Registration is deferred to a microtask, so a tensor disposed in the same synchronous run
+   * (the usual case in loops) never pays for it.
+   */
+  escape(): void {
+    if (this.#registered || this.#ptr === null || this.#pendingArm) return;
+    this.#pendingArm = true;
+    pendingArm.push(this);
+    if (pendingArm.length === 1) queueMicrotask(armPending);
+  }
+
+  /** Registers with the finalizer if still alive (internal, see `escape`). */
+  armNow(): void {
+    this.#pendingArm = false;
+    if (this.#registered || this.#ptr === null) return;
+    registry.register(this, this.#ptr, this);
+    this.#registered = true;
   }
 
   /** The raw handle; throws TorchError(op) if the tensor was disposed. */
@@ -181,7 +214,7 @@ export class Tensor {
   /** Frees the handle now (idempotent). */
   dispose(): void {
     if (this.#ptr === null) return;
-    registry.unregister(this);
+    if (this.#registered) registry.unregister(this);
     lib().ts_free(this.#ptr);
     this.#ptr = null;
     currentScope()?.owned.delete(this);
