@@ -21,7 +21,7 @@ import { evaluationTable, rankingHtml } from "../eval/report.ts";
 import { Progress } from "../util/progress.ts";
 import { type EcnArch, EcnNet } from "../reid/ecn_net.ts";
 import { loadTrainedModel } from "../reid/pretrained.ts";
-import { readSafetensors } from "../nn/safetensors.ts";
+import { weightsNormalization } from "../nn/mobilenet.ts";
 import { setNumThreads } from "../tensor/mod.ts";
 
 const HELP = `deno task eval [options]
@@ -117,14 +117,8 @@ async function main(): Promise<void> {
       await net.loadBackboneWeights(values.weights!);
       net.eval();
       model = net;
-      const meta = values.weights!.endsWith(".safetensors")
-        ? (await readSafetensors(values.weights!)).metadata
-        : {};
-      transform = testTransformConfig({
-        ...size(256, 128),
-        mean: meta.normalize_mean ? JSON.parse(meta.normalize_mean) : undefined,
-        std: meta.normalize_std ? JSON.parse(meta.normalize_std) : undefined,
-      });
+      const norm = await weightsNormalization(values.weights!);
+      transform = testTransformConfig({ ...size(256, 128), mean: norm.mean, std: norm.std });
       out ??= "runs/eval";
       title = `${values.weights} (${arch}, ImageNet) on ${ds.name}`;
     }

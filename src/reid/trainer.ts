@@ -11,7 +11,6 @@ import { CamStyleIndex } from "../data/camstyle.ts";
 import { loadReidDataset, type ReidDataset, type ReidItem } from "../data/datasets.ts";
 import { type Batch, DataLoader, type LoaderItem } from "../data/loader.ts";
 import {
-  type Rgb,
   testTransformConfig,
   trainTransformConfig,
   type TransformConfig,
@@ -20,6 +19,7 @@ import { evaluateFeatures, type Evaluation, formatEvaluation } from "../eval/eva
 import { extractFeatures } from "../eval/features.ts";
 import { loadCheckpoint, saveCheckpoint } from "../nn/checkpoint.ts";
 import { readSafetensors } from "../nn/safetensors.ts";
+import { weightsNormalization } from "../nn/mobilenet.ts";
 import { SGD } from "../optim/sgd.ts";
 import { crossEntropy, manualSeed, noGrad, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { type TrainConfig, validateConfig } from "./config.ts";
@@ -54,21 +54,6 @@ export interface LogRecord {
 }
 
 const CKPT = "checkpoint.safetensors";
-
-/** Reads a weight file's normalization metadata (safetensors `normalize_mean`/`_std`). */
-async function weightNormalization(path: string): Promise<{ mean?: Rgb; std?: Rgb }> {
-  if (!path.endsWith(".safetensors")) return {};
-  const { metadata } = await readSafetensors(path);
-  const parse = (s: string | undefined): Rgb | undefined => {
-    if (!s) return undefined;
-    const v = JSON.parse(s);
-    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === "number")) {
-      throw new Error(`${path}: metadata normalize_* must be a JSON array of 3 numbers, got ${s}`);
-    }
-    return v as Rgb;
-  };
-  return { mean: parse(metadata.normalize_mean), std: parse(metadata.normalize_std) };
-}
 
 function int64(a: Int32Array): BigInt64Array<ArrayBuffer> {
   const out = new BigInt64Array(a.length);
@@ -145,7 +130,8 @@ export class Trainer {
     let mean = config.mean ?? undefined;
     let std = config.std ?? undefined;
     if (config.weights && (!mean || !std)) {
-      const n = await weightNormalization(config.weights);
+      // The weight file says how its inputs were normalized (e.g. mean 0.5, std 0.5).
+      const n = await weightsNormalization(config.weights);
       mean ??= n.mean;
       std ??= n.std;
     }
