@@ -144,29 +144,39 @@ Deno.test("layout: Market-1501 splits, disjoint ids, queries with cross-camera m
   Deno.removeSync(tmp, { recursive: true });
 });
 
-Deno.test("the two domains differ strongly in brightness and colour cast", async () => {
+Deno.test("B is darker and greyer than A, and its camera colour casts differ", async () => {
   const tmp = Deno.makeTempDirSync({ prefix: "ecn_syn_" });
   const res = await generateSyntheticDomains({ outDir: tmp, seed: 3, domains: SMALL });
-  const stats: Record<string, { lum: number; blueRatio: number }> = {};
+  const stats: Record<string, { lum: number; chroma: number; camRgb: number[][] }> = {};
   for (const name of ["A", "B"]) {
     const ds = loadReidDataset(res.domains[name], { quiet: true });
-    let r = 0, g = 0, b = 0, n = 0;
+    let lum = 0, chroma = 0, n = 0;
+    const perCam = new Map<number, number[]>();
     for (const it of ds.train) {
       const img = await readImage(it.path);
+      const acc = perCam.get(it.cam) ?? [0, 0, 0];
       for (let i = 0; i < img.data.length; i += 3) {
-        r += img.data[i];
-        g += img.data[i + 1];
-        b += img.data[i + 2];
+        const r = img.data[i], g = img.data[i + 1], b = img.data[i + 2];
+        acc[0] += r;
+        acc[1] += g;
+        acc[2] += b;
+        lum += 0.299 * r + 0.587 * g + 0.114 * b;
+        chroma += Math.max(r, g, b) - Math.min(r, g, b);
         n++;
       }
+      perCam.set(it.cam, acc);
     }
-    stats[name] = { lum: (0.299 * r + 0.587 * g + 0.114 * b) / n, blueRatio: b / (r + 1) };
+    const camRgb = [...perCam.entries()].sort((x, y) => x[0] - y[0]).map(([, v]) => v);
+    stats[name] = { lum: lum / n, chroma: chroma / n, camRgb };
   }
-  assert(stats.A.lum > 1.5 * stats.B.lum, `brightness A ${stats.A.lum} vs B ${stats.B.lum}`);
+  assert(stats.A.lum > 1.3 * stats.B.lum, `brightness A ${stats.A.lum} vs B ${stats.B.lum}`);
   assert(
-    stats.B.blueRatio > 1.2 * stats.A.blueRatio,
-    `blue/red A ${stats.A.blueRatio} vs B ${stats.B.blueRatio}`,
+    stats.A.chroma > 1.3 * stats.B.chroma,
+    `chroma A ${stats.A.chroma} vs B ${stats.B.chroma}`,
   );
+  // B's cameras 1..3 are lit blue, amber and green: blue/red ordering follows the lamps.
+  const br = stats.B.camRgb.map(([r, , b]) => b / r);
+  assert(br[0] > br[2] && br[2] > br[1], `B cameras' blue/red ratios ${br.join(", ")}`);
   Deno.removeSync(tmp, { recursive: true });
 });
 

@@ -144,6 +144,8 @@ export async function prepareSynthetic(
   const target = res.domains[names[1]];
   const camstyle = join(dataDir, `${names[1]}_camstyle`);
   const done = join(camstyle, ".complete");
+  // Copies of older images carry the same names: regenerate them with the data.
+  if (res.generated && existsSync(camstyle)) Deno.removeSync(camstyle, { recursive: true });
   if (withCamStyle && !existsSync(done)) {
     const ds = loadReidDataset(target, { quiet: true });
     console.log(`synthetic data: generating CamStyle copies of ${names[1]} in ${camstyle}`);

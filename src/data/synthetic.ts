@@ -5,9 +5,12 @@
  *
  * Identities differ by body shape, clothing colours and patterns, carried items and hair; each
  * domain has several cameras that differ in illumination, colour cast, blur, noise, background,
- * scale/offset and viewpoint. The default pair: "A" (daylight cameras, saturated clothes) and
- * "B" (dim, blue-cast, noisy, blurry cameras, muted clothes, other body proportions), so a model
- * trained on A loses accuracy on B, which is the domain gap ECN is meant to close.
+ * scale/offset and viewpoint. The default pair: "A" (daylight cameras) and "B" (dim, low-contrast,
+ * desaturated, blurry, noisy night cameras, each under its own lamp colour: blue, amber, green,
+ * violet; people of the same population with other body proportions). A model trained on A loses
+ * most of its accuracy on B (the domain gap ECN is meant to close), while B's identities stay
+ * distinguishable and its cameras differ mostly in colour and brightness, which CamStyle's
+ * per-camera colour transfer can undo.
  *
  * @module
  */
@@ -15,7 +18,7 @@
 import { encodeJpeg, encodePng, type RgbImage } from "./image.ts";
 
 /** Bumped whenever the output for the same options changes. */
-export const SYNTH_VERSION = 1;
+export const SYNTH_VERSION = 2;
 
 /** Image size written (height x width), as the Market-1501 crops. */
 export const SYNTH_HEIGHT = 128;
@@ -26,7 +29,7 @@ export const SYNTH_WIDTH = 64;
 export interface SyntheticDomainSpec {
   /** Folder name under outDir (letters, digits, `-`, `_`). */
   name: string;
-  /** Camera and population style: "daylight" (bright, saturated) or "dim" (dark, blue, noisy). */
+  /** Camera style: "daylight" (bright, saturated) or "dim" (dark, lamp-coloured, noisy). */
   style: "daylight" | "dim";
   /** Number of cameras (2..9). */
   numCams: number;
@@ -167,15 +170,11 @@ interface Identity {
   bagSide: number;
 }
 
-function clothColor(r: Rng, style: SyntheticDomainSpec["style"]): Rgb {
-  if (style === "daylight") {
-    // Saturated, fairly bright clothes; a few neutrals.
-    if (r() < 0.2) return hsv(0, 0, uni(r, 0.15, 0.95));
-    return hsv(r(), uni(r, 0.45, 0.95), uni(r, 0.45, 0.95));
-  }
-  // Muted, darker clothes with many near-blacks and greys: fewer colour cues.
-  if (r() < 0.35) return hsv(r(), uni(r, 0, 0.15), uni(r, 0.12, 0.75));
-  return hsv(uni(r, 0.45, 1.15), uni(r, 0.2, 0.6), uni(r, 0.3, 0.85));
+function clothColor(r: Rng): Rgb {
+  // One population for both domains: saturated, fairly bright clothes and a few neutrals. The
+  // domain gap comes from the cameras, so identities stay distinguishable in both domains.
+  if (r() < 0.2) return hsv(0, 0, uni(r, 0.15, 0.95));
+  return hsv(r(), uni(r, 0.45, 0.95), uni(r, 0.45, 0.95));
 }
 
 function makeIdentity(r: Rng, style: SyntheticDomainSpec["style"]): Identity {
@@ -197,19 +196,19 @@ function makeIdentity(r: Rng, style: SyntheticDomainSpec["style"]): Identity {
       uni(r, 0.5, 0.9),
     ),
     hairLong: r() < 0.35,
-    upper: clothColor(r, style),
-    upper2: clothColor(r, style),
+    upper: clothColor(r),
+    upper2: clothColor(r),
     pattern: pick(r, patterns),
     period: Math.floor(uni(r, 3, 8)),
     shortSleeves: r() < 0.4,
-    lower: clothColor(r, style),
+    lower: clothColor(r),
     lowerKind: pick(r, ["pants", "pants", "pants", "shorts", "skirt"] as const),
-    shoes: r() < 0.5 ? hsv(0, 0, uni(r, 0.05, 0.3)) : clothColor(r, style),
+    shoes: r() < 0.5 ? hsv(0, 0, uni(r, 0.05, 0.3)) : clothColor(r),
     carry: pick(
       r,
       dim ? ["none", "bag", "backpack", "backpack"] : ["none", "none", "bag", "backpack"],
     ),
-    carryColor: clothColor(r, style),
+    carryColor: clothColor(r),
     bagSide: r() < 0.5 ? -1 : 1,
   };
 }
@@ -239,25 +238,43 @@ interface Camera {
   lightDir: number;
 }
 
-function makeCamera(r: Rng, style: SyntheticDomainSpec["style"]): Camera {
+/**
+ * White-balance casts of the "dim" cameras (R, G, B gains): night CCTV under different lamps.
+ * Camera c takes cast c (mod 4), so the target cameras differ among themselves mostly in colour
+ * and brightness, which CamStyle's per-camera colour transfer can undo.
+ */
+const DIM_CASTS: readonly Rgb[] = [
+  [0.62, 0.88, 1.45], // cold blue LED
+  [1.35, 0.98, 0.55], // sodium amber
+  [0.7, 1.18, 0.95], // green fluorescent
+  [1.1, 0.7, 1.35], // violet
+];
+
+/** How far the dim casts go from neutral (0: none, 1: {@link DIM_CASTS} as written). */
+const DIM_CAST_STRENGTH = 0.3;
+
+function makeCamera(r: Rng, style: SyntheticDomainSpec["style"], index: number): Camera {
   const dim = style === "dim";
-  const wallV = dim ? uni(r, 0.2, 0.5) : uni(r, 0.45, 0.9);
-  const wall = hsv(r(), uni(r, 0.05, dim ? 0.35 : 0.3), wallV);
+  const wallV = dim ? uni(r, 0.3, 0.6) : uni(r, 0.45, 0.9);
+  const wall = hsv(r(), uni(r, 0.05, 0.3), wallV);
+  const castBase = DIM_CASTS[index % DIM_CASTS.length];
   return {
-    gain: dim ? uni(r, 0.65, 0.85) : uni(r, 0.95, 1.2),
-    gamma: dim ? uni(r, 1.05, 1.3) : uni(r, 0.8, 1.05),
-    contrast: dim ? uni(r, 0.8, 1.0) : uni(r, 0.95, 1.2),
-    saturation: dim ? uni(r, 0.55, 0.85) : uni(r, 0.9, 1.2),
-    // Daylight: small white-balance errors; dim: strong blue/green casts (sodium-free night CCTV).
+    gain: dim ? uni(r, 0.6, 0.85) : uni(r, 0.95, 1.2),
+    gamma: dim ? uni(r, 1.1, 1.3) : uni(r, 0.8, 1.05),
+    contrast: dim ? uni(r, 0.75, 0.9) : uni(r, 0.95, 1.2),
+    saturation: dim ? uni(r, 0.6, 0.8) : uni(r, 0.9, 1.2),
+    // Daylight: small white-balance errors; dim: a strong lamp-coloured cast per camera.
     cast: dim
-      ? [uni(r, 0.7, 0.85), uni(r, 0.88, 1.02), uni(r, 1.15, 1.35)]
+      ? [0, 1, 2].map((k) =>
+        (1 + DIM_CAST_STRENGTH * (castBase[k] - 1)) * uni(r, 0.96, 1.04)
+      ) as Rgb
       : [uni(r, 0.85, 1.15), uni(r, 0.9, 1.1), uni(r, 0.8, 1.1)],
-    blur: dim ? uni(r, 0.5, 0.9) : uni(r, 0, 0.45),
-    noise: dim ? uni(r, 0.015, 0.03) : uni(r, 0.005, 0.015),
-    quality: dim ? Math.floor(uni(r, 55, 75)) : Math.floor(uni(r, 85, 95)),
+    blur: dim ? uni(r, 0.5, 0.8) : uni(r, 0, 0.45),
+    noise: dim ? uni(r, 0.012, 0.022) : uni(r, 0.005, 0.015),
+    quality: dim ? Math.floor(uni(r, 60, 80)) : Math.floor(uni(r, 85, 95)),
     wall,
     wall2: hsv(r(), uni(r, 0, 0.4), wallV * uni(r, 0.6, 0.9)),
-    ground: hsv(r(), uni(r, 0, 0.25), dim ? uni(r, 0.1, 0.35) : uni(r, 0.35, 0.75)),
+    ground: hsv(r(), uni(r, 0, 0.25), dim ? uni(r, 0.2, 0.45) : uni(r, 0.35, 0.75)),
     horizon: uni(r, 0.55, 0.85),
     texture: pick(r, ["bricks", "stripes", "blotches", "tiles"] as const),
     texScale: uni(r, 5, 14),
@@ -758,7 +775,7 @@ interface World {
 function makeWorld(spec: SyntheticDomainSpec, seed: number, domainIndex: number): World {
   const cams: Camera[] = [];
   for (let c = 0; c < spec.numCams; c++) {
-    cams.push(makeCamera(mulberry32(hashSeed(seed, domainIndex, 0xca, c)), spec.style));
+    cams.push(makeCamera(mulberry32(hashSeed(seed, domainIndex, 0xca, c)), spec.style, c));
   }
   return { spec, cams, seed, domainIndex };
 }
