@@ -1,15 +1,18 @@
-"""Reference side of scripts/bench_eval.ts: a Market-1501-sized random problem, evaluated the
-way the ECN reference does it.
+"""Reference side of scripts/bench_eval.ts: the same features, evaluated the way the ECN /
+open-reid reference does it.
 
-Usage: /usr/bin/python3 scripts/bench_eval_reference.py OUT_DIR [--seed N]
+Usage: /usr/bin/python3 scripts/bench_eval_reference.py DIR NQ NG DIM [--threads N] [--rounds R]
 
-Makes 3,368 query + 15,913 gallery random 2,048-d features (~750 ids, 6 cameras, distractors
-pid 0 in the gallery), L2-normalizes them, computes the squared Euclidean distance matrix with
-torch (timed), writes it to OUT_DIR/dist.f32 (raw little-endian float32, row-major) and the ids /
-cams to OUT_DIR/{qids,qcams,gids,gcams}.i32, then computes the metrics with NumPy the reference
-way (argsort per row, sklearn-style AP transcribed in NumPy, CMC; timed). Prints one JSON line.
+Reads DIR/qf.f32 (NQ x DIM) and DIR/gf.f32 (NG x DIM), raw little-endian float32 row-major
+(already L2-normalized), and DIR/{qids,qcams,gids,gcams}.i32 (raw int32), as bench_eval.ts
+writes them. Per round it times (1) the squared Euclidean distance matrix computed as open-reid's
+`pairwise_distance` does (x² row sums expanded + y² row sums expanded, then `addmm_(x, y.t(),
+beta=1, alpha=-2)`) with N torch threads, and (2) the metrics in NumPy the reference way (argsort
+of every row, sklearn-style AP transcribed in NumPy, CMC; tests/oracle/eval_reference.py).
+Prints one JSON line: the figures of the last round and the per-round times.
 """
 
+import argparse
 import json
 import os
 import sys
@@ -21,44 +24,59 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle"))
 from eval_reference import evaluate  # noqa: E402
 
-NQ, NG, DIM, NIDS, NCAMS = 3368, 15913, 2048, 750, 6
+
+def read(path, dtype, count):
+    a = np.fromfile(path, dtype=dtype)
+    if a.size != count:
+        raise ValueError(f"{path} has {a.size} values, expected {count}")
+    return a
+
+
+def pairwise_distance(x, y):
+    """open-reid's evaluators.pairwise_distance (query x gallery squared Euclidean)."""
+    m, n = x.size(0), y.size(0)
+    x = x.view(m, -1)
+    y = y.view(n, -1)
+    dist = torch.pow(x, 2).sum(dim=1, keepdim=True).expand(m, n) + \
+        torch.pow(y, 2).sum(dim=1, keepdim=True).expand(n, m).t()
+    dist.addmm_(x, y.t(), beta=1, alpha=-2)
+    return dist
 
 
 def main():
-    out_dir = sys.argv[1]
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[2] == "--seed" else 0
-    os.makedirs(out_dir, exist_ok=True)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    gids = rng.integers(1, NIDS + 1, NG).astype(np.int32)
-    gids[rng.random(NG) < 0.15] = 0  # distractors
-    gcams = rng.integers(0, NCAMS, NG).astype(np.int32)
-    qids = rng.integers(1, NIDS + 1, NQ).astype(np.int32)
-    qcams = rng.integers(0, NCAMS, NQ).astype(np.int32)
-    # Features: an identity centre plus noise, so the figures are neither 0 nor 1.
-    centres = torch.randn(NIDS + 1, DIM)
-    qf = centres[torch.from_numpy(qids).long()] + 4.0 * torch.randn(NQ, DIM)
-    gf = centres[torch.from_numpy(gids).long()] + 4.0 * torch.randn(NG, DIM)
-    gf[torch.from_numpy(gids == 0)] = torch.randn(int((gids == 0).sum()), DIM) * 4.1
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("nq", type=int)
+    ap.add_argument("ng", type=int)
+    ap.add_argument("dim", type=int)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--rounds", type=int, default=1)
+    a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    d = a.dir
+    qf = read(os.path.join(d, "qf.f32"), "<f4", a.nq * a.dim).reshape(a.nq, a.dim)
+    gf = read(os.path.join(d, "gf.f32"), "<f4", a.ng * a.dim).reshape(a.ng, a.dim)
+    qf, gf = torch.from_numpy(qf), torch.from_numpy(gf)
+    qids = read(os.path.join(d, "qids.i32"), "<i4", a.nq)
+    qcams = read(os.path.join(d, "qcams.i32"), "<i4", a.nq)
+    gids = read(os.path.join(d, "gids.i32"), "<i4", a.ng)
+    gcams = read(os.path.join(d, "gcams.i32"), "<i4", a.ng)
 
-    t0 = time.perf_counter()
-    qn = torch.nn.functional.normalize(qf, dim=1)
-    gn = torch.nn.functional.normalize(gf, dim=1)
-    # Squared Euclidean distance between unit vectors, as the reference's pairwise_distance.
-    dist = (qn.pow(2).sum(1, keepdim=True) + gn.pow(2).sum(1).unsqueeze(0)
-            - 2 * qn @ gn.t()).numpy()
-    t_dist = time.perf_counter() - t0
-
-    dist.astype("<f4").tofile(os.path.join(out_dir, "dist.f32"))
-    for name, arr in [("qids", qids), ("qcams", qcams), ("gids", gids), ("gcams", gcams)]:
-        arr.astype("<i4").tofile(os.path.join(out_dir, name + ".i32"))
-
-    t0 = time.perf_counter()
-    res = evaluate(dist, qids, qcams, gids, gcams, [1, 5, 10, 20], -1)
-    t_metrics = time.perf_counter() - t0
+    dist_s, metrics_s = [], []
+    res = None
+    with torch.no_grad():
+        for _ in range(a.rounds):
+            t0 = time.perf_counter()
+            dist = pairwise_distance(qf, gf)
+            dist_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            res = evaluate(dist.numpy(), qids, qcams, gids, gcams, [1, 5, 10, 20], -1)
+            metrics_s.append(time.perf_counter() - t0)
+            del dist
     del res["perQuery"]
-    res.update({"distSeconds": t_dist, "metricsSeconds": t_metrics,
-                "torchThreads": torch.get_num_threads(), "nq": NQ, "ng": NG, "dim": DIM})
+    res.update({"distSeconds": dist_s, "metricsSeconds": metrics_s,
+                "torchThreads": torch.get_num_threads()})
     print(json.dumps(res))
 
 
