@@ -96,23 +96,47 @@ export {
   type RawStateDict,
   type RawTensor,
   readWeights,
+  type ReadWeightsOptions,
   stripKeyPrefix,
   toFloat32,
 } from "./src/nn/weights.ts";
-export { readSafetensors, writeSafetensors } from "./src/nn/safetensors.ts";
-export { readPth } from "./src/nn/pth.ts";
-export { writeFileAtomic } from "./src/util/atomic.ts";
+export { readSafetensors, type SafetensorsFile, writeSafetensors } from "./src/nn/safetensors.ts";
+export { readPth, type ReadPthOptions } from "./src/nn/pth.ts";
+export { type AtomicContent, writeFileAtomic } from "./src/util/atomic.ts";
 
 // Re-ID data: data set readers, CamStyle, the synthetic generator, images.
-export { loadReidDataset, type ReidDataset, type ReidItem } from "./src/data/datasets.ts";
-export { CamStyleIndex, generateCamStyle } from "./src/data/camstyle.ts";
-export { generateSyntheticDomains, type SyntheticOptions } from "./src/data/synthetic.ts";
+export {
+  loadReidDataset,
+  type LoadReidOptions,
+  type ReidDataset,
+  type ReidItem,
+  type SkippedFile,
+  type Split,
+} from "./src/data/datasets.ts";
+export {
+  type CameraStyle,
+  CamStyleIndex,
+  type CamStyleMode,
+  type CamStyleNaming,
+  type CamStyleReport,
+  generateCamStyle,
+  type GenerateCamStyleOptions,
+  type GenerateCamStyleResult,
+} from "./src/data/camstyle.ts";
+export {
+  generateSyntheticDomains,
+  type SyntheticDomainSpec,
+  type SyntheticOptions,
+  type SyntheticResult,
+} from "./src/data/synthetic.ts";
 export {
   decodeImage,
   encodeJpeg,
   encodePng,
   readImage,
   resample,
+  type ResampleFilter,
+  type ResampleOptions,
   resizeBicubic,
   resizeBilinear,
   type RgbImage,
@@ -126,23 +150,35 @@ export {
 } from "./src/data/loader.ts";
 export {
   applyTransform,
+  type CropConfig,
+  type ErasingConfig,
   IMAGENET_MEAN,
   IMAGENET_STD,
+  type Rgb,
   Rng,
   testTransformConfig,
+  type TrainDraws,
   trainTransformConfig,
   type TransformConfig,
+  type TransformOverrides,
 } from "./src/data/transforms.ts";
 
 // Evaluation: CMC / mAP (both definitions) / mINP, k-reciprocal re-ranking.
 export {
   evaluateRanking,
+  type IdsCams,
+  type PerQueryFigures,
   RankingAccumulator,
   type RankingOptions,
   type RankingResult,
 } from "./src/eval/metrics.ts";
 export { reRank, type ReRankOptions } from "./src/eval/rerank.ts";
-export { distanceBlocks, distanceMatrix, type Metric } from "./src/eval/distance.ts";
+export {
+  distanceBlocks,
+  distanceMatrix,
+  type DistanceOptions,
+  type Metric,
+} from "./src/eval/distance.ts";
 export {
   evaluateFeatures,
   type EvaluateOptions,
@@ -151,6 +187,8 @@ export {
 } from "./src/eval/evaluate.ts";
 export {
   extractFeatures,
+  type ExtractOptions,
+  type FeatureExtractor,
   type FeatureSet,
   loadFeatures,
   saveFeatures,

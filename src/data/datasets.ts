@@ -79,8 +79,9 @@ export interface SkippedFile {
   path: string;
 }
 
-const SPLITS = ["train", "query", "gallery"] as const;
-type Split = typeof SPLITS[number];
+/** One split of a re-ID data set. */
+export type Split = "train" | "query" | "gallery";
+const SPLITS = ["train", "query", "gallery"] as const satisfies readonly Split[];
 
 /** A loaded re-ID data set: three splits, identities and cameras. */
 export class ReidDataset {

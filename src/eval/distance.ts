@@ -12,6 +12,7 @@ export type Metric = "euclidean" | "cosine";
 
 /** Options of {@link distanceBlocks}. */
 export interface DistanceOptions {
+  /** Distance to compute (default "euclidean", squared). */
   metric?: Metric;
   /** Query rows per block (default 1,024). */
   chunk?: number;

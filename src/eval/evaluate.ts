@@ -12,14 +12,17 @@ import type { DeviceLike } from "../tensor/dtype.ts";
 
 /** Options of {@link evaluateFeatures}. */
 export interface EvaluateOptions {
+  /** Distance between features (default "euclidean", squared, as the reference). */
   metric?: Metric;
   /** Query rows per distance block (bounds memory: rows x gallery floats). */
   chunk?: number;
+  /** Where distances are computed (default cpu). */
   device?: DeviceLike;
   /** k-reciprocal re-ranking (Zhong et al. 2017); `true` = k1 20, k2 6, λ 0.3. */
   rerank?: boolean | ReRankOptions;
   /** Also keep the top `keepTop` gallery indices per query (for reports). */
   keepTop?: number;
+  /** CMC ranks to report (default `[1, 5, 10, 20]`). */
   cmcRanks?: number[];
 }
 
@@ -27,6 +30,7 @@ export interface EvaluateOptions {
 export interface Evaluation extends RankingResult {
   /** numQuery x keepTop gallery indices, best first (when `keepTop` was given). */
   top?: Int32Array;
+  /** Columns per query row of `top` (set only when `top` is). */
   keepTop?: number;
 }
 

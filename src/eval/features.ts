@@ -16,27 +16,35 @@ import type { DeviceLike } from "../tensor/dtype.ts";
 export interface FeatureSet {
   /** numImages x dim, row-major. */
   features: Float32Array;
+  /** Feature width d. */
   dim: number;
   /** Image file names (relative to the data set root, or as given). */
   names: string[];
+  /** Person identity per image. */
   ids: Int32Array;
+  /** Camera per image. */
   cams: Int32Array;
 }
 
 /** Anything that maps an image batch (N, 3, H, W) to features (N, d) without gradients. */
 export interface FeatureExtractor {
+  /** Features (N, d) of a batch (N, 3, H, W): `kind` pool5 (default) or the embedding. */
   extract(x: Tensor, kind?: "pool5" | "embedding"): Tensor;
 }
 
 /** Options of {@link extractFeatures}. */
 export interface ExtractOptions {
+  /** Image preprocessing (normally the test transform). */
   transform: TransformConfig;
+  /** Images per batch (default 64). */
   batchSize?: number;
   /** "pool5" (default, L2-normalized) or the L2-normalized embedding. */
   kind?: "pool5" | "embedding";
   /** Average with the horizontally flipped image's features (then L2-normalize again). */
   flip?: boolean;
+  /** Where the network runs (default cpu). */
   device?: DeviceLike;
+  /** Loader worker threads (default: the number of cores; 0 decodes in the calling thread). */
   workers?: number;
   /** Called after every batch with (done, total). */
   onProgress?: (done: number, total: number) => void;

@@ -14,6 +14,7 @@ import {
   maxPool2d,
   noGrad,
   ones,
+  type Pair,
   type Tensor,
   TorchError,
   zeros,
@@ -21,8 +22,8 @@ import {
 import { kaimingUniform_, uniform_ } from "./init.ts";
 import { Module } from "./module.ts";
 
-/** A size per spatial dimension: one number for both, or [height, width]. */
-export type Pair = number | [number, number];
+// The tensor library's Pair, re-exported so layer options and functional ops share one type.
+export type { Pair };
 
 // PyTorch's default for Conv and Linear: kaiming_uniform(a=sqrt(5)) weights, U(±1/sqrt(fan_in)) bias.
 function resetDefault(weight: Tensor, bias: Tensor | null, fanIn: number): void {

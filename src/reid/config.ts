@@ -28,34 +28,55 @@ export interface TrainConfig {
   init: string | null;
   /** Last frozen backbone stage ("layer2" for ResNets; "features.6" MobileNetV2; "none"). */
   freezeUntil: string | null;
+  /** Width of the embedding after pool5 (4096 in the reference). */
   numFeatures: number;
+  /** Dropout probability of both branches (0.5 in the reference). */
   dropout: number;
+  /** Input height in pixels (256 in the reference). */
   height: number;
+  /** Input width in pixels (128 in the reference). */
   width: number;
   /** Normalization (default ImageNet; a weight file's metadata overrides it). */
   mean: [number, number, number] | null;
+  /** Per-channel standard deviation to go with `mean` (default ImageNet). */
   std: [number, number, number] | null;
+  /** Random-erasing probability of the train transform (0.5 in the reference). */
   erasingProb: number;
+  /** Source images per step (128 in the reference). */
   batchSize: number;
+  /** Target images per step (128 in the reference). */
   targetBatchSize: number;
+  /** Learning rate of the new layers (0.1 in the reference); see `backboneLrMult`. */
   lr: number;
   /** Learning-rate multiplier of the trainable backbone (0.1 in the reference). */
   backboneLrMult: number;
+  /** SGD momentum (0.9 in the reference). */
   momentum: number;
+  /** SGD weight decay (5e-4 in the reference). */
   weightDecay: number;
+  /** Nesterov momentum (on in the reference). */
   nesterov: boolean;
+  /** Training epochs (60 in the reference). */
   epochs: number;
   /** Multiply the learning rate by `gamma` every `stepSize` epochs (40 in the reference). */
   stepSize: number;
+  /** Learning-rate factor applied every `stepSize` epochs (0.1 in the reference). */
   gamma: number;
+  /** Memory temperature β (0.05 in the reference). */
   beta: number;
+  /** Neighbours k of neighborhood-invariance (6 in the reference). */
   knn: number;
+  /** Memory momentum per epoch: α = alpha × epoch (0.01 in the reference). */
   alpha: number;
+  /** Weight λ of the target loss: (1 − λ)·source + λ·target (0.3 in the reference). */
   lambda: number;
+  /** First (0-based) epoch with neighborhood-invariance (5 in the reference). */
   neighborhoodFromEpoch: number;
+  /** Seed of the network's initialization and the loaders' shuffling, for repeatable runs. */
   seed: number;
   /** Loader worker threads (default: cores). */
   workers: number | null;
+  /** Compute device: "cpu", "cuda" or "cuda:N". */
   device: string;
   /** Evaluate on the target every N epochs (0: only at the end). */
   evalEvery: number;

@@ -12,7 +12,9 @@ import { EcnNet } from "./ecn_net.ts";
 
 /** A network restored from a checkpoint, with the settings it was trained with. */
 export interface TrainedModel {
+  /** The restored network, in eval mode. */
   model: EcnNet;
+  /** The settings of the run that wrote the checkpoint. */
   config: TrainConfig;
   /** Finished epochs. */
   epoch: number;

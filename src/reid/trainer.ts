@@ -31,8 +31,11 @@ import { writeLossPlot } from "../util/plot.ts";
 
 /** Losses of one step. */
 export interface StepLosses {
+  /** Total loss: (1 − λ)·source + λ·target, or the source loss alone without a target batch. */
   loss: number;
+  /** Source cross-entropy. */
   source: number;
+  /** Target invariance loss; null without a target batch (source-only). */
   target: number | null;
   /** Source-batch accuracy of the classifier. */
   accuracy: number;
@@ -40,16 +43,27 @@ export interface StepLosses {
 
 /** One line of the run's log.jsonl. */
 export interface LogRecord {
+  /** What the line holds: one step, an epoch's means, or an evaluation. */
   kind: "step" | "epoch" | "eval";
+  /** 0-based epoch. */
   epoch: number;
+  /** 1-based step within the epoch (step lines). */
   step?: number;
+  /** Learning rate of the new layers in this epoch. */
   lr?: number;
+  /** Total loss (epoch lines: mean over the epoch). */
   loss?: number;
+  /** Source cross-entropy (epoch lines: mean over the epoch). */
   source?: number;
+  /** Target loss (epoch lines: mean over the epoch); null when source-only. */
   target?: number | null;
+  /** Source-batch accuracy (epoch lines: mean over the epoch). */
   accuracy?: number;
+  /** Source plus target images per second since the epoch began. */
   imagesPerSecond?: number;
+  /** Figures of an evaluation (eval lines), without the per-query data. */
   eval?: Omit<Evaluation, "top" | "perQuery">;
+  /** Wall-clock time of the record, ISO 8601. */
   time: string;
 }
 
@@ -67,13 +81,21 @@ function loaderItems(items: readonly ReidItem[]): LoaderItem[] {
 
 /** An ECN training run. Build with {@link Trainer.create}, then {@link Trainer.fit}. */
 export class Trainer {
+  /** The validated settings, with the normalization actually used. */
   readonly config: TrainConfig;
+  /** The labelled source data set. */
   readonly source: ReidDataset;
+  /** The unlabelled target data set; null when none was given. */
   readonly target: ReidDataset | null;
+  /** The network being trained. */
   readonly model: EcnNet;
+  /** SGD over the backbone and new-layer parameter groups. */
   readonly optimizer: SGD;
+  /** Exemplar memory of the target training images; null when source-only or without a target. */
   readonly memory: ExemplarMemory | null;
+  /** Augmentation of training images. */
   readonly trainTransform: TransformConfig;
+  /** Resize and normalization for feature extraction. */
   readonly testTransform: TransformConfig;
   /** The next epoch to run (after a resume: the one after the checkpoint's). */
   startEpoch = 0;

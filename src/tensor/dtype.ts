@@ -76,7 +76,9 @@ export function isFloating(d: DType): boolean {
 
 /** A device: the CPU or one CUDA device. */
 export interface Device {
+  /** Device kind. */
   readonly type: "cpu" | "cuda";
+  /** CUDA device ordinal (0 for the CPU). */
   readonly index: number;
 }
 

@@ -8,7 +8,8 @@ import { lib } from "../ffi/library.ts";
 import { TorchError } from "./errors.ts";
 import { check, dimsBuffer, handleList, type Tensor, wrap } from "./tensor.ts";
 
-type Pair = number | [number, number];
+/** A size per spatial dimension: one number for both, or [height, width]. */
+export type Pair = number | [number, number];
 
 function pair(v: Pair | undefined, dflt: number, name: string): [number, number] {
   const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === "number" ? [v, v] : v;
@@ -239,10 +240,15 @@ export function exemplarMemory(
 
 /** Settings of one SGD step. */
 export interface SgdStepOptions {
+  /** Learning rate of this step. */
   lr: number;
+  /** Momentum factor (default 0: plain SGD). */
   momentum?: number;
+  /** Dampening of the momentum (default 0). */
   dampening?: number;
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay?: number;
+  /** Nesterov momentum (default false). */
   nesterov?: boolean;
 }
 

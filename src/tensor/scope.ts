@@ -6,6 +6,7 @@
 
 /** Anything with an explicit release. */
 export interface Disposable {
+  /** Frees the object's native resources now. */
   dispose(): void;
   /** Called when no scope owns the object any more (tensors arm their finalizer then). */
   escape?(): void;

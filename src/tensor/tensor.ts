@@ -24,7 +24,8 @@ import {
 import { raise, TorchError } from "./errors.ts";
 import { currentScope } from "./scope.ts";
 
-type Ptr = Deno.PointerObject;
+/** A native libtorch tensor handle, owned by exactly one {@link Tensor}. */
+export type Ptr = Deno.PointerObject;
 
 const registry = new FinalizationRegistry<Ptr>((p) => {
   try {
@@ -158,8 +159,11 @@ const BIN_NAMES = [
 
 /** Options for creating tensors. */
 export interface TensorOptions {
+  /** Element type (default float32, or the source typed array's; integer `arange`: int64). */
   dtype?: DType;
+  /** Where the tensor lives (default cpu). */
   device?: DeviceLike;
+  /** Track gradients for autograd (default false). */
   requiresGrad?: boolean;
 }
 
