@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for this project, idempotently:
-#   - apt: libtorch-dev and a C++ compiler (and, with --oracle, python3-torch and
+#   - apt: libtorch-dev, OpenBLAS and a C++ compiler (and, with --oracle, python3-torch and
 #     python3-torchvision, the test oracle), Node.js/npm when missing;
 #   - npm: the pinned Deno (node_modules/.bin/deno) and the npm packages (exact pins);
 #   - the native shim (deno task build).
@@ -18,7 +18,12 @@ done
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-if [ -z "${LIBTORCH:-}" ]; then have_pkg libtorch-dev || need+=(libtorch-dev); fi
+if [ -z "${LIBTORCH:-}" ]; then
+  have_pkg libtorch-dev || need+=(libtorch-dev)
+  # Debian's libtorch links libblas.so.3, which is the slow reference BLAS unless an optimized one
+  # is installed: OpenBLAS (OpenMP build, like libtorch) makes matmuls ~14x faster here.
+  have_pkg libopenblas0-openmp || need+=(libopenblas0-openmp)
+fi
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ "$oracle" = 1 ]; then
