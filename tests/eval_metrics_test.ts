@@ -1,3 +1,4 @@
+import { mulberry32 as rng } from "../src/data/synthetic.ts";
 import { evaluateRanking, type IdsCams, RankingAccumulator } from "../src/eval/metrics.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
 
@@ -25,18 +26,6 @@ function throws(fn: () => unknown, re: RegExp): void {
     return;
   }
   throw new Error(`expected an error matching ${re}`);
-}
-
-// Deterministic PRNG so failures reproduce.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Problem {

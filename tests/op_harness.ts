@@ -3,21 +3,13 @@
  * cases) on the same random inputs, and compares outputs and input gradients.
  */
 import "./native.ts";
+import { mulberry32 } from "../src/data/synthetic.ts";
 import assert from "node:assert";
 import { manualSeed, type Tensor, tensor } from "../src/tensor/mod.ts";
 import { runOracleJson } from "./oracle/oracle.ts";
 
-/** A seeded PRNG (mulberry32) for test data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, the generator the synthetic data uses) for test data. */
+export const prng: (seed: number) => () => number = mulberry32;
 
 /** How one input of a case is made. */
 export interface InputSpec {
