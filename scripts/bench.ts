@@ -9,17 +9,11 @@
  */
 import { parseArgs } from "node:util";
 import * as T from "../src/tensor/mod.ts";
+import { median, runPythonReference } from "./bench_common.ts";
 import { type EcnArch, EcnNet } from "../src/reid/ecn_net.ts";
 import { ExemplarMemory } from "../src/reid/memory.ts";
 import { invarianceLoss } from "../src/reid/losses.ts";
 import { SGD } from "../src/optim/sgd.ts";
-
-const PYTHON = Deno.env.get("ECN_ORACLE_PYTHON") ?? "/usr/bin/python3";
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function perOp(f: () => void, iters: number, scoped: boolean): number {
   // Scoped: 100 ops per scope, freed when it closes (the pattern of a training step). Unscoped:
@@ -41,24 +35,6 @@ function perOp(f: () => void, iters: number, scoped: boolean): number {
   return ((performance.now() - t0) / iters) * 1000;
 }
 
-async function python(script: string, args: string[]): Promise<Record<string, number> | null> {
-  try {
-    const out = await new Deno.Command(PYTHON, {
-      args: [new URL(script, import.meta.url).pathname, ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      console.warn(`python reference failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
-      return null;
-    }
-    return JSON.parse(new TextDecoder().decode(out.stdout));
-  } catch {
-    console.warn(`python reference unavailable (${PYTHON}); showing this project's figures only`);
-    return null;
-  }
-}
-
 async function benchOps(rounds: number): Promise<void> {
   const iters = 20000;
   const threads = T.getNumThreads();
@@ -78,7 +54,10 @@ async function benchOps(rounds: number): Promise<void> {
     for (const [name, [f, scoped]] of Object.entries(cases)) {
       (ours[name] ??= []).push(perOp(f, iters, scoped));
     }
-    const p = await python("./bench_ops_reference.py", [String(threads), String(iters)]);
+    const p = await runPythonReference<Record<string, number>>("./bench_ops_reference.py", [
+      String(threads),
+      String(iters),
+    ]);
     if (p) { for (const [name, v] of Object.entries(p)) (ref[name] ??= []).push(v); }
   }
   console.log(
@@ -153,7 +132,7 @@ async function benchEcn(rounds: number, args: Record<string, string | undefined>
   const ref: number[] = [];
   for (let r = 0; r < rounds; r++) {
     ours.push(...ecnStepTimes(o));
-    const p = await python("./bench_ecn_reference.py", [
+    const p = await runPythonReference<{ stepSeconds: number[] }>("./bench_ecn_reference.py", [
       o.arch,
       String(h),
       String(w),
@@ -162,7 +141,7 @@ async function benchEcn(rounds: number, args: Record<string, string | undefined>
       String(threads),
       String(o.features),
     ]);
-    if (p) ref.push(...(p.stepSeconds as unknown as number[]));
+    if (p) ref.push(...p.stepSeconds);
   }
   const imgs = 2 * o.batch;
   const mo = median(ours), mp = median(ref);

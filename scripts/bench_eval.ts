@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { median } from "./bench_common.ts";
 import { parseArgs } from "node:util";
 import { distanceBlocks, distanceMatrix } from "../src/eval/distance.ts";
 import { evaluateFeatures } from "../src/eval/evaluate.ts";
@@ -149,11 +150,7 @@ export function residentMemory(): { peak: number; current: number } {
   return { peak: kb("VmHWM"), current: kb("VmRSS") };
 }
 
-/** Median of a non-empty list. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+export { median };
 
 interface ReferenceOut {
   cmc: number[];

@@ -11,8 +11,7 @@ import { parseArgs } from "node:util";
 import * as T from "../src/tensor/mod.ts";
 import { resnet } from "../src/nn/resnet.ts";
 import { SGD } from "../src/optim/sgd.ts";
-
-const PYTHON = Deno.env.get("ECN_ORACLE_PYTHON") ?? "/usr/bin/python3";
+import { median, runPythonReference } from "./bench_common.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -29,11 +28,6 @@ const steps = Number(values.steps), batch = Number(values.batch);
 const height = Number(values.height), width = Number(values.width);
 const rounds = Number(values.rounds);
 const threads = values.threads ? T.setNumThreads(Number(values.threads)) : T.getNumThreads();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 function ours(): number {
   T.manualSeed(0);
@@ -66,22 +60,11 @@ function ours(): number {
 }
 
 async function reference(): Promise<number | null> {
-  const script = new URL("./bench_resnet_reference.py", import.meta.url).pathname;
-  try {
-    const out = await new Deno.Command(PYTHON, {
-      args: [script, ...[steps, batch, height, width, threads].map(String)],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      console.warn(`python reference failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`);
-      return null;
-    }
-    return JSON.parse(new TextDecoder().decode(out.stdout)).images_per_s;
-  } catch {
-    console.warn(`python reference unavailable (${PYTHON})`);
-    return null;
-  }
+  const r = await runPythonReference<{ images_per_s: number }>(
+    "./bench_resnet_reference.py",
+    [steps, batch, height, width, threads].map(String),
+  );
+  return r?.images_per_s ?? null;
 }
 
 const mine: number[] = [], theirs: number[] = [];
