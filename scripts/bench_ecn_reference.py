@@ -2,6 +2,7 @@
 target forward + exemplar memory + invariance loss, backward with the memory update, SGD) with
 torchvision's ResNet/MobileNetV2, timed per step. Prints JSON {stepSeconds: [...]}."""
 import json
+import os
 import sys
 import time
 
@@ -15,21 +16,9 @@ torch.set_num_threads(threads)
 torch.manual_seed(0)
 
 
-class ExemplarMemory(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, inputs, targets, em, alpha):
-        ctx.save_for_backward(inputs, targets)
-        ctx.em, ctx.alpha = em, alpha
-        return inputs.mm(em.t())
-
-    @staticmethod
-    def backward(ctx, grad_outputs):
-        inputs, targets = ctx.saved_tensors
-        grad_inputs = grad_outputs.mm(ctx.em)
-        for x, y in zip(inputs, targets):
-            ctx.em[y] = ctx.alpha * ctx.em[y] + (1.0 - ctx.alpha) * x
-            ctx.em[y] /= ctx.em[y].norm()
-        return grad_inputs, None, None, None
+# The reference memory shared with the oracle tests.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle"))
+from ecn_reference import ExemplarMemory  # noqa: E402
 
 
 class Net(nn.Module):
