@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define TS_API __attribute__((visibility("default")))
-#define TS_ABI_VERSION 1
+#define TS_ABI_VERSION 2
 
 typedef struct ts_tensor_box* ts_tensor;
 
@@ -36,6 +36,14 @@ TS_API int32_t ts_get_num_threads(void);
 TS_API int32_t ts_manual_seed(int64_t seed);
 TS_API ts_tensor ts_rng_get_state(void);
 TS_API int32_t ts_rng_set_state(ts_tensor state);
+
+/* the caching CPU allocator (native/alloc.cpp); stats: enabled, cap, in use, held, peak in use,
+   peak held (bytes), hits, misses, reused bytes, evicted bytes, blocks in use */
+#define TS_CPU_CACHE_STATS 11
+TS_API int32_t ts_cpu_cache_configure(int32_t enabled, int64_t cap_bytes);
+TS_API int32_t ts_cpu_cache_stats(int64_t* out, int32_t n);
+TS_API int32_t ts_cpu_cache_release(void);
+TS_API int32_t ts_cpu_cache_reset_peaks(void);
 
 /* creation and data (native/creation.cpp) */
 TS_API ts_tensor ts_from_data(const void* data, int64_t nbytes, const int64_t* shape, int32_t ndim, int32_t dtype, int32_t device_type, int32_t device_index);

@@ -31,6 +31,35 @@ function defaultThreads(): number {
 }
 
 /**
+ * The caching CPU allocator's settings at load (native/alloc.cpp): on unless `ECN_CPU_CACHE=0`;
+ * the cap on free bytes held is `ECN_CPU_CACHE_MB`, else a quarter of the machine's memory.
+ */
+function defaultCpuCache(): { enabled: boolean; capBytes: number } {
+  const on = Deno.env.get("ECN_CPU_CACHE");
+  if (on !== undefined && on !== "0" && on !== "1") {
+    throw new Error(`ECN_CPU_CACHE must be 0 (off) or 1 (on), got '${on}'`);
+  }
+  const mb = Deno.env.get("ECN_CPU_CACHE_MB");
+  let capBytes: number;
+  if (mb !== undefined) {
+    const n = Number(mb);
+    if (!Number.isInteger(n) || n < 0) {
+      throw new Error(`ECN_CPU_CACHE_MB must be a non-negative integer (MiB), got '${mb}'`);
+    }
+    capBytes = n * 2 ** 20;
+  } else {
+    let total = 16 * 2 ** 30;
+    try {
+      total = Deno.systemMemoryInfo().total;
+    } catch {
+      // No --allow-sys: assume a 16 GiB machine.
+    }
+    capBytes = Math.floor(total / 4);
+  }
+  return { enabled: on !== "0", capBytes };
+}
+
+/**
  * The loaded shim (loaded on first use). Throws a clear error when the library is missing,
  * cannot be loaded, or was built from another version of the C API.
  */
@@ -59,6 +88,14 @@ export function lib(): Native {
   // libtorch loaded through FFI starts with one intra-op thread on some builds; Python's torch
   // sets it to the number of cores at import. Do the same, overridable.
   dl.symbols.ts_set_num_threads(defaultThreads());
+  // Keep freed CPU blocks for reuse instead of page-faulting them in again every step.
+  const cache = defaultCpuCache();
+  if (dl.symbols.ts_cpu_cache_configure(cache.enabled ? 1 : 0, BigInt(cache.capBytes)) !== 0) {
+    const p = dl.symbols.ts_last_error();
+    throw new Error(
+      `cannot set up the CPU cache: ${p === null ? "" : Deno.UnsafePointerView.getCString(p)}`,
+    );
+  }
   native = dl.symbols;
   loadedPath = path;
   return native;

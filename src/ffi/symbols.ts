@@ -22,6 +22,10 @@ export const SYMBOLS = {
   ts_manual_seed: { parameters: ["i64"], result: "i32" },
   ts_rng_get_state: { parameters: [], result: "pointer" },
   ts_rng_set_state: { parameters: ["pointer"], result: "i32" },
+  ts_cpu_cache_configure: { parameters: ["i32", "i64"], result: "i32" },
+  ts_cpu_cache_stats: { parameters: ["buffer", "i32"], result: "i32" },
+  ts_cpu_cache_release: { parameters: [], result: "i32" },
+  ts_cpu_cache_reset_peaks: { parameters: [], result: "i32" },
   ts_from_data: {
     parameters: ["buffer", "i64", "buffer", "i32", "i32", "i32", "i32"],
     result: "pointer",
@@ -126,4 +130,4 @@ export const SYMBOLS = {
 export type Native = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** ABI version this TypeScript code was written for; must equal `ts_abi_version()`. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
