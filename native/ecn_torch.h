@@ -145,6 +145,18 @@ TS_API int32_t ts_cuda_synchronize(int32_t device_index);
 TS_API int64_t ts_cuda_memory(int32_t device_index, int32_t which);
 TS_API int32_t ts_cuda_reset_peak(int32_t device_index);
 
+/* collectives across processes on c10d's TCPStore and ProcessGroupGloo (native/dist.cpp). A group is
+   an int64 id (> 0); every call blocks until the collective is done or failed (then it fails at once
+   on later calls). ts_dist_available returns 0 when this libtorch has no c10d/Gloo. bind: an address
+   or hostname to bind Gloo to, "iface:NAME" for an interface, "" for this machine's hostname. */
+TS_API int32_t ts_dist_available(void);
+TS_API int64_t ts_dist_init(const uint8_t* master_addr, int32_t port, int32_t rank, int32_t world_size, const uint8_t* bind, int64_t timeout_ms);
+TS_API int32_t ts_dist_destroy(int64_t group);
+TS_API int32_t ts_dist_allreduce(int64_t group, const ts_tensor* tensors, int32_t n, int32_t average, int64_t bucket_bytes);
+TS_API int32_t ts_dist_broadcast(int64_t group, const ts_tensor* tensors, int32_t n, int32_t root, int64_t bucket_bytes);
+TS_API ts_tensor ts_dist_all_gather(int64_t group, ts_tensor t);
+TS_API int32_t ts_dist_barrier(int64_t group, int64_t timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,8 @@ if [ -z "${LIBTORCH:-}" ]; then
   # Debian's libtorch links libblas.so.3, which is the slow reference BLAS unless an optimized one
   # is installed: OpenBLAS (OpenMP build, like libtorch) makes matmuls ~14x faster here.
   have_pkg libopenblas0-openmp || need+=(libopenblas0-openmp)
+  # Gloo's headers: libtorch's ProcessGroupGloo.hpp includes them (multi-process training).
+  have_pkg libgloo-dev || need+=(libgloo-dev)
 fi
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)

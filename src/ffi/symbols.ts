@@ -124,6 +124,16 @@ export const SYMBOLS = {
   ts_cuda_synchronize: { parameters: ["i32"], result: "i32" },
   ts_cuda_memory: { parameters: ["i32", "i32"], result: "i64" },
   ts_cuda_reset_peak: { parameters: ["i32"], result: "i32" },
+  ts_dist_available: { parameters: [], result: "i32" },
+  ts_dist_init: {
+    parameters: ["buffer", "i32", "i32", "i32", "buffer", "i64"],
+    result: "i64",
+  },
+  ts_dist_destroy: { parameters: ["i64"], result: "i32" },
+  ts_dist_allreduce: { parameters: ["i64", "buffer", "i32", "i32", "i64"], result: "i32" },
+  ts_dist_broadcast: { parameters: ["i64", "buffer", "i32", "i32", "i64"], result: "i32" },
+  ts_dist_all_gather: { parameters: ["i64", "pointer"], result: "pointer" },
+  ts_dist_barrier: { parameters: ["i64", "i64"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The loaded library's symbol functions. */
