@@ -8,7 +8,10 @@
  *
  * CUDA libraries are linked when the libtorch has them. Only changed sources are recompiled.
  *
- * Usage: `deno task build [--force] [--verbose]`.
+ * It first builds the image codec library (native/image/*.c, libjpeg-turbo and libpng) into
+ * build/libecn_image.so, which needs no libtorch (the data loader's workers use it).
+ *
+ * Usage: `deno task build [--force] [--verbose] [--image-only]`.
  */
 import { parseArgs } from "node:util";
 import { dirname, join } from "node:path";
@@ -237,13 +240,86 @@ export async function build(opts: { force?: boolean; verbose?: boolean } = {}): 
   return LIBRARY_PATH;
 }
 
+/** The image codec library (libjpeg-turbo and libpng, no libtorch) built from native/image/. */
+export const IMAGE_LIBRARY_PATH: string = join(BUILD, "libecn_image.so");
+
+/** Debian packages with the headers the codec library needs, by header. */
+const IMAGE_HEADERS: [string, string][] = [
+  ["jpeglib.h", "libjpeg62-turbo-dev (Ubuntu: libjpeg-turbo8-dev)"],
+  ["png.h", "libpng-dev"],
+];
+
+/**
+ * Builds build/libecn_image.so from native/image/*.c when its sources, headers or flags changed;
+ * returns its path. Throws one message naming the package to install when a header is missing.
+ */
+export async function buildImageLibrary(
+  opts: { force?: boolean; verbose?: boolean } = {},
+): Promise<string> {
+  const cc = Deno.env.get("CC") ?? "cc";
+  if (!run(cc, ["--version"]).ok) {
+    throw new Error(
+      `C compiler '${cc}' not found: install one (apt-get install gcc) or set CC to its path`,
+    );
+  }
+  const dir = join(NATIVE, "image");
+  const files = readdirSync(dir).filter((f) => f.endsWith(".c") || f.endsWith(".h")).sort();
+  const sources = files.filter((f) => f.endsWith(".c")).map((f) => join(dir, f));
+  const cflags = ["-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra"];
+  const libs = ["-ljpeg", "-lpng"];
+  const key = hash([
+    cc,
+    ...cflags,
+    ...libs,
+    ...files.map((f) => readFileSync(join(dir, f), "utf8")),
+  ]);
+  const stamp = join(BUILD, "image.stamp");
+  if (
+    !opts.force && existsSync(IMAGE_LIBRARY_PATH) && existsSync(stamp) &&
+    readFileSync(stamp, "utf8") === key
+  ) {
+    return IMAGE_LIBRARY_PATH;
+  }
+  const missing = IMAGE_HEADERS.filter(([h]) => {
+    const probe = join(BUILD, `probe_${h.replace(".", "_")}.c`);
+    mkdirSync(BUILD, { recursive: true });
+    writeFileSync(probe, `#include <stdio.h>\n#include <${h}>\nint main(void) { return 0; }\n`);
+    const ok = run(cc, ["-fsyntax-only", probe]).ok;
+    Deno.removeSync(probe);
+    return !ok;
+  });
+  if (missing.length > 0) {
+    throw new Error(
+      `the image codec library needs ${missing.map(([h]) => h).join(" and ")}: install ` +
+        `${missing.map(([, p]) => p).join(" and ")} (apt-get install ...), or run scripts/setup.sh`,
+    );
+  }
+  console.log(`build: compiling native/image (libjpeg-turbo, libpng)`);
+  const tmp = IMAGE_LIBRARY_PATH + ".tmp";
+  await compile(
+    cc,
+    [...cflags, "-shared", "-o", tmp, ...sources, ...libs],
+    "native/image (the image codec library)",
+    !!opts.verbose,
+  );
+  Deno.renameSync(tmp, IMAGE_LIBRARY_PATH);
+  writeFileSync(stamp, key);
+  console.log(`build: ${IMAGE_LIBRARY_PATH}`);
+  return IMAGE_LIBRARY_PATH;
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { force: { type: "boolean" }, verbose: { type: "boolean" } },
+    options: {
+      force: { type: "boolean" },
+      verbose: { type: "boolean" },
+      "image-only": { type: "boolean" },
+    },
   });
   try {
-    await build({ force: values.force, verbose: values.verbose });
+    await buildImageLibrary({ force: values.force, verbose: values.verbose });
+    if (!values["image-only"]) await build({ force: values.force, verbose: values.verbose });
   } catch (e) {
     console.error(`build: ${(e as Error).message}`);
     Deno.exit(1);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for this project, idempotently:
-#   - apt: libtorch-dev, OpenBLAS and a C++ compiler (and, with --oracle, python3-torch and
-#     python3-torchvision, the test oracle), Node.js/npm when missing;
+#   - apt: libtorch-dev, OpenBLAS, a C/C++ compiler, libjpeg-turbo and libpng headers (and, with
+#     --oracle, python3-torch and python3-torchvision, the test oracle), Node.js/npm when missing;
 #   - npm: the pinned Deno (node_modules/.bin/deno) and the npm packages (exact pins);
 #   - the native shim (deno task build).
 # Usage: bash scripts/setup.sh [--oracle]
@@ -27,6 +27,11 @@ if [ -z "${LIBTORCH:-}" ]; then
   have_pkg libgloo-dev || need+=(libgloo-dev)
 fi
 command -v c++ >/dev/null 2>&1 || need+=(g++)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+# The image codec library (native/image/, build/libecn_image.so): libjpeg-turbo and libpng, as
+# Pillow uses. libjpeg-dev is libjpeg62-turbo-dev on Debian and libjpeg-turbo8-dev on Ubuntu.
+have_pkg libjpeg62-turbo-dev || have_pkg libjpeg-turbo8-dev || need+=(libjpeg-dev)
+have_pkg libpng-dev || need+=(libpng-dev)
 command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ "$oracle" = 1 ]; then
   have_pkg python3-torch || need+=(python3-torch)
