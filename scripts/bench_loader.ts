@@ -2,7 +2,8 @@
  * Loader throughput: images/s with the full training augmentation (256x128) over the
  * cuhk03d training crops. `deno run -A scripts/bench_loader.ts [--workers N]
  * [--images N] [--batch N] [--no-recycle]` (defaults: 2 workers, 768 images after a 2-batch warm-up,
- * batch 64). Skips with a message when ../shared/data is absent.
+ * batch 64). Skips with a message when ../shared/data is absent. Images are decoded by
+ * build/libecn_image.so (libjpeg-turbo, libpng); `deno task bench:loader` builds it first.
  *
  * @module
  */
@@ -10,6 +11,7 @@
 import { parseArgs } from "node:util";
 import { DataLoader, type LoaderItem } from "../src/data/loader.ts";
 import { trainTransformConfig } from "../src/data/transforms.ts";
+import { codecVersions } from "../src/data/codec_native.ts";
 
 const DIR = new URL("../../shared/data/cuhk03d/bounding_box_train", import.meta.url).pathname;
 
@@ -79,7 +81,7 @@ console.log(
     `workers, batch ${batchSize}${noRecycle ? ", no recycling" : ""}, ${n} images in ${
       s.toFixed(2)
     } s, ` +
-    `${navigator.hardwareConcurrency} cores, load average ${load})`,
+    `${navigator.hardwareConcurrency} cores, load average ${load}; ${codecVersions()})`,
 );
 // On a shared machine the wall-clock figure depends on other load; CPU time per image does
 // not, and bounds what the workers reach on otherwise idle cores.

@@ -1,7 +1,5 @@
-import { decode as decodeJpegJs } from "jpeg-js";
 import {
   decodeImage,
-  decodeJpegBaseline,
   encodeJpeg,
   encodePng,
   readImage,
@@ -35,9 +33,6 @@ function assertThrows(fn: () => unknown, re: RegExp): void {
   }
   throw new Error(`expected an error matching ${re}`);
 }
-
-const TRAIN_DIR = new URL("../../shared/data/cuhk03d/bounding_box_train/", import.meta.url)
-  .pathname;
 
 function b64(bytes: Uint8Array): string {
   let s = "";
@@ -102,24 +97,6 @@ Deno.test("encodeJpeg output decodes close to the original", () => {
   const mean = sum / img.data.length;
   // 4:2:0 chroma subsampling (Pillow's default) costs about 5 levels here: Pillow's own q95 file scores 4.90.
   assert(mean < 6, `mean abs error ${mean} too large for quality 95`);
-});
-
-Deno.test("decodeImage errors name the path and what was expected", () => {
-  const png = encodePng(testImage(8, 8, 1));
-  const jpg = encodeJpeg(testImage(32, 32, 1), 90);
-  const cases: [Uint8Array, string, RegExp][] = [
-    [png.subarray(0, png.length - 20), "a/trunc.png", /a\/trunc\.png: truncated PNG/],
-    [jpg.subarray(0, 200), "b/trunc.jpg", /b\/trunc\.jpg: unreadable JPEG/],
-    [new Uint8Array(0), "c/empty.jpg", /c\/empty\.jpg: unsupported image format.*<empty file>/],
-    [new TextEncoder().encode("GIF89a..."), "d.gif", /d\.gif: unsupported image format.*JPEG/],
-  ];
-  for (const [bytes, path, re] of cases) {
-    assertThrows(() => decodeImage(bytes, path), re);
-  }
-  // A flipped byte inside a chunk is caught by the CRC.
-  const bad = png.slice();
-  bad[40] ^= 0xff;
-  assertThrows(() => decodeImage(bad, "e.png"), /e\.png: corrupt PNG \(CRC mismatch/);
 });
 
 Deno.test("readImage names a missing file", async () => {
@@ -194,98 +171,4 @@ oracleTest("resample equals PIL resize (bilinear/bicubic, up/down, crop, flip)",
     assertEquals(maxAbsDiff(ours.data, ref.data), 0, `case ${i}: ${JSON.stringify(c.crop)}`);
   });
   assertEquals(resizeBicubic(small, 128, 256).data, resample(small, 128, 256, "bicubic").data);
-});
-
-oracleTest(
-  "PNG decoder matches PIL on RGB/RGBA/L/LA/palette/1-bit; 16-bit is refused",
-  async () => {
-    const { results } = await runOracleJson<{
-      results: { mode: string; png: string; rgb?: WireImage }[][];
-    }>("transforms_reference.py", { cases: [{ op: "png_make", width: 37, height: 23, seed: 4 }] });
-    const modes = [];
-    for (const entry of results[0]) {
-      const path = `pil_${entry.mode}.png`;
-      if (!entry.rgb) {
-        assertThrows(() => decodeImage(unb64(entry.png), path), /unsupported PNG bit depth 16/);
-        continue;
-      }
-      const ours = decodeImage(unb64(entry.png), path);
-      const ref = unwire(entry.rgb);
-      assertEquals([ours.width, ours.height], [ref.width, ref.height], entry.mode);
-      assertEquals(maxAbsDiff(ours.data, ref.data), 0, `mode ${entry.mode}`);
-      modes.push(entry.mode);
-    }
-    assertEquals(modes.length, 7);
-  },
-);
-
-oracleTest("PIL reads encodePng output exactly", async () => {
-  const img = testImage(33, 17, 9);
-  const { results } = await runOracleJson<{ results: WireImage[] }>(
-    "transforms_reference.py",
-    { cases: [{ op: "png_read", bytes: b64(encodePng(img)) }] },
-  );
-  assertEquals(maxAbsDiff(unwire(results[0]).data, img.data), 0);
-});
-
-oracleTest("decodeImage reads real re-ID crops close to PIL (libjpeg)", async () => {
-  let names: string[];
-  try {
-    names = [...Deno.readDirSync(TRAIN_DIR)].map((e) => e.name).sort().slice(0, 3);
-  } catch {
-    console.warn(`skipped: ${TRAIN_DIR} not present`);
-    return;
-  }
-  const files = names.map((n) => Deno.readFileSync(TRAIN_DIR + n));
-  const { results } = await runOracleJson<{ results: WireImage[] }>(
-    "transforms_reference.py",
-    { cases: files.map((f) => ({ op: "jpeg_read", bytes: b64(f) })) },
-  );
-  files.forEach((f, i) => {
-    const ours = decodeImage(f, names[i]);
-    const ref = unwire(results[i]);
-    assertEquals([ours.width, ours.height], [ref.width, ref.height]);
-    let sum = 0;
-    for (let j = 0; j < ours.data.length; j++) sum += Math.abs(ours.data[j] - ref.data[j]);
-    // Decoders differ in IDCT and chroma upsampling; measured mean about 1 level.
-    const mean = sum / ours.data.length;
-    assert(mean < 2.5, `${names[i]}: mean abs diff ${mean} vs PIL`);
-  });
-});
-
-/** jpeg-js's pixels for `bytes` (the reference of the baseline decoder). */
-function jpegJs(bytes: Uint8Array): RgbImage {
-  const r = decodeJpegJs(bytes, { useTArray: true, formatAsRGBA: false });
-  return { width: r.width, height: r.height, data: r.data };
-}
-
-Deno.test("baseline JPEG decoder reports truncation; decodeImage still names the path", () => {
-  const jpg = encodeJpeg(testImage(64, 64, 2), 90);
-  assertThrows(() => decodeJpegBaseline(jpg.subarray(0, jpg.length - 300), "t.jpg"), /t\.jpg: /);
-  assertThrows(
-    () => decodeImage(jpg.subarray(0, 400), "dir/t.jpg"),
-    /dir\/t\.jpg: unreadable JPEG/,
-  );
-});
-
-oracleTest("JPEG layouts from PIL (4:4:4, 4:2:2, 4:2:0, gray, progressive) decode", async () => {
-  const { results } = await runOracleJson<{ results: { name: string; jpeg: string }[][] }>(
-    "transforms_reference.py",
-    { cases: [{ op: "jpeg_make", width: 53, height: 101, seed: 3 }] },
-  );
-  assertEquals(results[0].map((r) => r.name), ["444", "422", "420", "gray", "q100", "progressive"]);
-  for (const { name, jpeg } of results[0]) {
-    const bytes = unb64(jpeg);
-    const fast = decodeJpegBaseline(bytes, name);
-    const img = decodeImage(bytes, name);
-    assertEquals([img.width, img.height], [53, 101], name);
-    if (name === "progressive") {
-      // Left to jpeg-js (tests/jpeg_decoder_test.ts checks the baseline path equals PIL exactly).
-      assertEquals(fast, null, "progressive files are left to jpeg-js");
-      assertEquals(maxAbsDiff(img.data, jpegJs(bytes).data), 0, name);
-    } else {
-      assert(fast !== null, `${name}: declined`);
-      assertEquals(maxAbsDiff(img.data, fast.data), 0, name);
-    }
-  }
 });

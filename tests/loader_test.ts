@@ -238,7 +238,7 @@ Deno.test("an unreadable file fails the consumer with its path, no hang", async 
   Deno.writeFileSync(bad, jpg.subarray(0, 100));
   const missing = `${dir}/missing.png`;
   const cases: [string, RegExp, number][] = [
-    [bad, /broken\.jpg: unreadable JPEG/, 2],
+    [bad, /broken\.jpg: truncated JPEG/, 2],
     [missing, /missing\.png: cannot read image file/, 0],
   ];
   for (const [path, re, workers] of cases) {

@@ -14,7 +14,7 @@ const USAGE =
   `usage: deno task synth --out DIR [--seed N] [--format jpg|png] [--preview FILE.png] [--force]
   --out DIR         output folder (one sub-folder per domain, A and B, plus manifest.json)
   --seed N          PRNG seed (default 1); the same seed gives byte-identical files
-  --format F        png (default, fast) or jpg (slow: jpeg-js encoding)
+  --format F        png (default) or jpg (libjpeg-turbo, as Pillow writes it)
   --train-ids N     training identities per domain (default 100)
   --test-ids N      test identities per domain (default 50)
   --preview FILE    also write a PNG grid of a few identities across all cameras

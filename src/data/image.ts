@@ -1,16 +1,23 @@
 /**
  * 8-bit RGB images: JPEG/PNG decoding and encoding, and PIL-compatible resampling.
  *
+ * JPEG and PNG go through libjpeg-turbo and libpng, the libraries Pillow and torchvision use, in a
+ * small native library of their own (native/image/, loaded by src/data/codec_native.ts; no
+ * libtorch), set up as Pillow sets them up, so decoded pixels equal `PIL.Image.open(f)
+ * .convert("RGB")` exactly (tests/codec_test.ts checks every image of the data sets present).
+ *
  * Resampling follows Pillow's `ImagingResample` (separable convolution, support scaled
  * by the downscale factor, i.e. antialiasing, 22-bit fixed-point coefficients, the
  * horizontal pass first into an 8-bit intermediate), so results equal
  * `PIL.Image.resize` exactly (tests compare with Pillow): the reference transforms use it.
  */
 
-import { decode as decodeJpegJs } from "jpeg-js";
-import { encodeJpegBaseline } from "./jpeg_encoder.ts";
-import { decodeJpegBaseline } from "./jpeg_decoder.ts";
-import { deflateSync, inflateSync } from "node:zlib";
+import {
+  nativeDecodeJpeg,
+  nativeDecodePng,
+  nativeEncodeJpeg,
+  nativeEncodePng,
+} from "./codec_native.ts";
 
 /** An 8-bit RGB image stored row-major HWC: `data[(y * width + x) * 3 + c]`. */
 export interface RgbImage {
@@ -21,8 +28,6 @@ export interface RgbImage {
   /** `width * height * 3` bytes, RGB interleaved. */
   data: Uint8Array;
 }
-
-export { decodeJpegBaseline };
 
 const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
 
@@ -37,42 +42,19 @@ function isJpeg(bytes: Uint8Array): boolean {
 }
 
 /**
- * Decodes JPEG or PNG bytes (detected from the magic bytes, not the file name) to RGB.
- * `path` is only used in error messages. Throws when the data is truncated, corrupt
- * or in an unsupported format.
+ * Decodes JPEG or PNG bytes (detected from the magic bytes, not the file name) to RGB, with
+ * Pillow's pixels. `path` is only used in error messages. Throws when the data is truncated,
+ * corrupt or in an unsupported format (16-bit PNG, JPEG with 2 components...).
  */
 export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
   if (isJpeg(bytes)) {
-    // The baseline decoder (jpeg_decoder.ts) gives libjpeg-turbo's pixels, as Pillow does,
-    // and is several times faster than jpeg-js on small crops. What it does not handle
-    // (progressive, restart intervals, CMYK...) or rejects goes to jpeg-js, whose pixels
-    // differ from Pillow's by a few levels (float IDCT, nearest-neighbour chroma).
-    try {
-      const fast = decodeJpegBaseline(bytes, path);
-      if (fast) return fast;
-    } catch {
-      // jpeg-js decides, and its message is reported.
-    }
-    let out: { width: number; height: number; data: Uint8Array };
-    try {
-      // Not tolerant: a truncated file must fail loudly, as PIL does by default.
-      out = decodeJpegJs(bytes, {
-        useTArray: true,
-        formatAsRGBA: false,
-        tolerantDecoding: false,
-      });
-    } catch (e) {
-      throw new Error(
-        `${path}: unreadable JPEG (${bytes.length} bytes; truncated or corrupt?): ` +
-          (e instanceof Error ? e.message : String(e)),
-      );
-    }
-    if (!(out.width > 0 && out.height > 0) || out.data.length !== out.width * out.height * 3) {
-      throw new Error(`${path}: JPEG decoded to an empty or malformed image`);
-    }
-    return { width: out.width, height: out.height, data: out.data };
+    const { width, height, data } = nativeDecodeJpeg(bytes, path);
+    return { width, height, data };
   }
-  if (isPng(bytes)) return decodePng(bytes, path);
+  if (isPng(bytes)) {
+    const { width, height, data } = nativeDecodePng(bytes, path);
+    return { width, height, data };
+  }
   const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
   throw new Error(
     `${path}: unsupported image format (first bytes ${head || "<empty file>"}); ` +
@@ -106,260 +88,27 @@ function checkImage(img: RgbImage, what: string): void {
 }
 
 /**
- * Encodes an RGB image as a baseline JPEG, as Pillow does by default: IJG tables scaled by
- * `quality` (an integer 1..100, default 90; the same scale as libjpeg/Pillow/jpeg-js),
- * YCbCr 4:2:0, standard Huffman tables. See src/data/jpeg_encoder.ts.
+ * Encodes an RGB image as a baseline JPEG with libjpeg-turbo, as Pillow's
+ * `img.save(f, "JPEG", quality=quality)` does (the same bytes): IJG tables scaled by `quality`
+ * (an integer 1..100, default 90), YCbCr 4:2:0, standard Huffman tables, JFIF header.
  */
 export function encodeJpeg(img: RgbImage, quality = 90): Uint8Array {
   checkImage(img, "encodeJpeg");
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
     throw new Error(`encodeJpeg: quality must be an integer in 1..100, got ${quality}`);
   }
-  if (img.width > 65535 || img.height > 65535) {
+  if (img.width > 65500 || img.height > 65500) {
     throw new Error(
-      `encodeJpeg: JPEG sides are at most 65535 pixels, got ${img.width}x${img.height}`,
+      `encodeJpeg: JPEG sides are at most 65500 pixels, got ${img.width}x${img.height}`,
     );
   }
-  return encodeJpegBaseline(img.data, img.width, img.height, quality);
+  return nativeEncodeJpeg(img.data, img.width, img.height, quality);
 }
 
-// ---------------------------------------------------------------------------------------
-// PNG
-
-const CRC_TABLE: Uint32Array = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(bytes: Uint8Array, start: number, end: number): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** Encodes an RGB image as an 8-bit truecolor, non-interlaced PNG (filter Sub per row). */
+/** Encodes an RGB image as an 8-bit truecolor, non-interlaced PNG with libpng (zlib level 6). */
 export function encodePng(img: RgbImage): Uint8Array {
   checkImage(img, "encodePng");
-  const { width, height, data } = img;
-  const stride = width * 3;
-  // Filter 1 (Sub) compresses photos better than 0 at no real cost.
-  const raw = new Uint8Array((stride + 1) * height);
-  for (let y = 0; y < height; y++) {
-    const o = y * (stride + 1);
-    const r = y * stride;
-    raw[o] = 1;
-    for (let i = 0; i < stride; i++) {
-      raw[o + 1 + i] = (data[r + i] - (i >= 3 ? data[r + i - 3] : 0)) & 0xff;
-    }
-  }
-  const idat = new Uint8Array(deflateSync(raw));
-  const ihdr = new Uint8Array(13);
-  const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, width);
-  dv.setUint32(4, height);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // truecolor
-  const chunks = [chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0))];
-  const total = 8 + chunks.reduce((s, c) => s + c.length, 0);
-  const out = new Uint8Array(total);
-  out.set(PNG_SIGNATURE, 0);
-  let off = 8;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
-}
-
-function chunk(type: string, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + body.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(body, 8);
-  dv.setUint32(8 + body.length, crc32(out, 4, 8 + body.length));
-  return out;
-}
-
-const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-
-function decodePng(bytes: Uint8Array, path: string): RgbImage {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let off = 8;
-  let width = 0, height = 0, depth = 0, colorType = -1, interlace = 0;
-  let palette: Uint8Array | undefined;
-  const idat: Uint8Array[] = [];
-  let sawEnd = false;
-  while (off < bytes.length) {
-    if (off + 12 > bytes.length) {
-      throw new Error(`${path}: truncated PNG (chunk header at byte ${off} of ${bytes.length})`);
-    }
-    const len = dv.getUint32(off);
-    const type = String.fromCharCode(
-      bytes[off + 4],
-      bytes[off + 5],
-      bytes[off + 6],
-      bytes[off + 7],
-    );
-    const bodyStart = off + 8;
-    const bodyEnd = bodyStart + len;
-    if (bodyEnd + 4 > bytes.length) {
-      throw new Error(
-        `${path}: truncated PNG (chunk ${type} needs ${len} bytes, file has ${bytes.length})`,
-      );
-    }
-    if (crc32(bytes, off + 4, bodyEnd) !== dv.getUint32(bodyEnd)) {
-      throw new Error(`${path}: corrupt PNG (CRC mismatch in chunk ${type})`);
-    }
-    const body = bytes.subarray(bodyStart, bodyEnd);
-    if (type === "IHDR") {
-      width = dv.getUint32(bodyStart);
-      height = dv.getUint32(bodyStart + 4);
-      depth = body[8];
-      colorType = body[9];
-      interlace = body[12];
-    } else if (type === "PLTE") {
-      palette = body;
-    } else if (type === "IDAT") {
-      idat.push(body);
-    } else if (type === "IEND") {
-      sawEnd = true;
-      break;
-    }
-    off = bodyEnd + 4;
-  }
-  if (width === 0 || height === 0) throw new Error(`${path}: PNG without a valid IHDR chunk`);
-  if (!sawEnd || idat.length === 0) {
-    throw new Error(`${path}: truncated PNG (no ${idat.length ? "IEND" : "IDAT"} chunk)`);
-  }
-  const channels = PNG_CHANNELS[colorType];
-  if (channels === undefined) throw new Error(`${path}: PNG with invalid color type ${colorType}`);
-  const lowBitOk = (colorType === 0 || colorType === 3) && (depth === 1 || depth === 2 ||
-    depth === 4);
-  if (depth !== 8 && !lowBitOk) {
-    throw new Error(
-      `${path}: unsupported PNG bit depth ${depth} for color type ${colorType}; ` +
-        `expected 8-bit (or 1/2/4-bit gray/palette); convert the file to 8-bit RGB`,
-    );
-  }
-  if (interlace !== 0) {
-    throw new Error(
-      `${path}: unsupported interlaced (Adam7) PNG; expected a non-interlaced PNG ` +
-        `(re-save it without interlacing)`,
-    );
-  }
-  if (colorType === 3 && !palette) throw new Error(`${path}: palette PNG without PLTE chunk`);
-
-  let joinedLen = 0;
-  for (const c of idat) joinedLen += c.length;
-  const joined = new Uint8Array(joinedLen);
-  let jo = 0;
-  for (const c of idat) {
-    joined.set(c, jo);
-    jo += c.length;
-  }
-  let raw: Uint8Array;
-  try {
-    raw = new Uint8Array(inflateSync(joined));
-  } catch (e) {
-    throw new Error(
-      `${path}: corrupt PNG image data (zlib: ${e instanceof Error ? e.message : e})`,
-    );
-  }
-  const bitsPerPixel = channels * depth;
-  const stride = Math.ceil((width * bitsPerPixel) / 8);
-  const bpp = Math.max(1, bitsPerPixel >> 3); // filter distance in bytes
-  if (raw.length < (stride + 1) * height) {
-    throw new Error(
-      `${path}: truncated PNG image data (${raw.length} bytes, need ${(stride + 1) * height})`,
-    );
-  }
-  const lines = new Uint8Array(stride * height);
-  for (let y = 0; y < height; y++) {
-    const f = raw[y * (stride + 1)];
-    const src = y * (stride + 1) + 1;
-    const dst = y * stride;
-    const prev = dst - stride;
-    for (let i = 0; i < stride; i++) {
-      const x = raw[src + i];
-      const a = i >= bpp ? lines[dst + i - bpp] : 0;
-      const b = y > 0 ? lines[prev + i] : 0;
-      let v: number;
-      switch (f) {
-        case 0:
-          v = x;
-          break;
-        case 1:
-          v = x + a;
-          break;
-        case 2:
-          v = x + b;
-          break;
-        case 3:
-          v = x + ((a + b) >> 1);
-          break;
-        case 4: {
-          const c = y > 0 && i >= bpp ? lines[prev + i - bpp] : 0;
-          const p = a + b - c;
-          const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-          v = x + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c);
-          break;
-        }
-        default:
-          throw new Error(`${path}: corrupt PNG (filter type ${f} in row ${y}; expected 0-4)`);
-      }
-      lines[dst + i] = v;
-    }
-  }
-  const out = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const row = y * stride;
-    for (let x = 0; x < width; x++) {
-      const o = (y * width + x) * 3;
-      if (depth < 8) {
-        const bit = x * depth;
-        const v = (lines[row + (bit >> 3)] >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
-        if (colorType === 3) {
-          setPalette(out, o, palette!, v, path);
-        } else {
-          const g = Math.round((v * 255) / ((1 << depth) - 1));
-          out[o] = out[o + 1] = out[o + 2] = g;
-        }
-        continue;
-      }
-      const i = row + x * channels;
-      switch (colorType) {
-        case 0:
-        case 4:
-          out[o] = out[o + 1] = out[o + 2] = lines[i];
-          break;
-        case 2:
-        case 6: // alpha dropped, as PIL's convert("RGB") does
-          out[o] = lines[i];
-          out[o + 1] = lines[i + 1];
-          out[o + 2] = lines[i + 2];
-          break;
-        case 3:
-          setPalette(out, o, palette!, lines[i], path);
-          break;
-      }
-    }
-  }
-  return { width, height, data: out };
-}
-
-function setPalette(out: Uint8Array, o: number, pal: Uint8Array, v: number, path: string): void {
-  if (v * 3 + 2 >= pal.length) {
-    throw new Error(`${path}: corrupt PNG (palette index ${v} beyond ${pal.length / 3} entries)`);
-  }
-  out[o] = pal[v * 3];
-  out[o + 1] = pal[v * 3 + 1];
-  out[o + 2] = pal[v * 3 + 2];
+  return nativeEncodePng(img.data, img.width, img.height, 6);
 }
 
 // ---------------------------------------------------------------------------------------
