@@ -245,7 +245,7 @@ export const IMAGE_LIBRARY_PATH: string = join(BUILD, "libecn_image.so");
 
 /** Debian packages with the headers the codec library needs, by header. */
 const IMAGE_HEADERS: [string, string][] = [
-  ["jpeglib.h", "libjpeg62-turbo-dev (Ubuntu: libjpeg-turbo8-dev)"],
+  ["jpeglib.h", "libjpeg62-turbo-dev"],
   ["png.h", "libpng-dev"],
 ];
 
@@ -290,8 +290,12 @@ export async function buildImageLibrary(
   });
   if (missing.length > 0) {
     throw new Error(
-      `the image codec library needs ${missing.map(([h]) => h).join(" and ")}: install ` +
-        `${missing.map(([, p]) => p).join(" and ")} (apt-get install ...), or run scripts/setup.sh`,
+      `the image codec library needs ${missing.map(([h]) => h).join(" and ")}: ` +
+        `apt-get install ${missing.map(([, p]) => p).join(" ")}` +
+        (missing.some(([h]) => h === "jpeglib.h")
+          ? " (on Ubuntu libjpeg-turbo8-dev instead of libjpeg62-turbo-dev)"
+          : "") +
+        ", or run scripts/setup.sh",
     );
   }
   console.log(`build: compiling native/image (libjpeg-turbo, libpng)`);
