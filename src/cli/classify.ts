@@ -1,6 +1,8 @@
 /**
  * `deno task classify --weights FILE [--top K] IMAGE...`: ImageNet top-K classes of photos with a
- * MobileNetV2 weight file (torchvision layout), e.g. /work/shared/weights/mobilenet_v2_imagenet.
+ * MobileNetV2 or ResNet weight file (torchvision layout), e.g. the project's
+ * `../shared/weights/mobilenet_v2_imagenet.safetensors` or the ResNet-50 that
+ * `deno task weights resnet50` writes (its stride placement comes from the file's metadata).
  * Preprocessing: bilinear resize to 224x224 (Pillow's), RGB in [0, 1], normalized with the
  * file's metadata (`normalize_mean` / `normalize_std`; ImageNet's when absent).
  *
@@ -16,10 +18,14 @@ import {
   type Normalization,
   weightsNormalization,
 } from "../nn/mobilenet.ts";
+import type { Module } from "../nn/module.ts";
+import { loadResNet } from "../nn/resnet.ts";
+import { readWeights } from "../nn/weights.ts";
 import { noGrad, scope, type Tensor, tensor } from "../tensor/mod.ts";
 
 const USAGE = `usage: deno task classify --weights FILE [--top K] IMAGE...
-  --weights FILE   MobileNetV2 weights (safetensors or .pth, torchvision layout, 1000 classes)
+  --weights FILE   MobileNetV2 or ResNet weights (safetensors or .pth, torchvision layout,
+                   1000 classes)
   --top K          classes to print per image (default 5)`;
 
 /** Input side length of the ImageNet classifier. */
@@ -53,9 +59,18 @@ export function imageToInput(img: RgbImage, norm: Normalization, size = CLASSIFY
   return tensor(out, { shape: [1, 3, size, size] });
 }
 
+/**
+ * The ImageNet classifier of a weight file: a ResNet when it has `fc.weight` (depth from its keys,
+ * stride placement from its metadata), else a MobileNetV2.
+ */
+export async function loadClassifier(path: string): Promise<MobileNetV2 | Module> {
+  const keys = await readWeights(path);
+  return keys.has("fc.weight") ? await loadResNet(path) : await loadMobileNetV2(path);
+}
+
 /** The `k` most probable ImageNet classes of each image (the model is put in eval mode). */
 export function classifyImages(
-  model: MobileNetV2,
+  model: MobileNetV2 | Module,
   images: RgbImage[],
   norm: Normalization,
   k = 5,
@@ -110,7 +125,7 @@ export async function main(args: string[]): Promise<number> {
   }
   try {
     const norm = await weightsNormalization(values.weights);
-    using model = await loadMobileNetV2(values.weights);
+    using model = await loadClassifier(values.weights);
     for (const path of positionals) {
       const [scores] = classifyImages(model, [await readImage(path)], norm, top);
       console.log(path);

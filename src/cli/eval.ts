@@ -21,7 +21,10 @@ import { evaluationTable, rankingHtml } from "../eval/report.ts";
 import { Progress } from "../util/progress.ts";
 import { type EcnArch, EcnNet } from "../reid/ecn_net.ts";
 import { loadTrainedModel } from "../reid/pretrained.ts";
+import { resolveDataset } from "../reid/config.ts";
 import { weightsNormalization } from "../nn/mobilenet.ts";
+import { resnetStrideOf } from "../nn/resnet.ts";
+import { weightsMetadata } from "../nn/weights.ts";
 import { setNumThreads } from "../tensor/mod.ts";
 
 const HELP = `deno task eval [options]
@@ -31,7 +34,8 @@ Input (one of):
   --weights FILE --arch A an ImageNet backbone weight file (pool5 features, no training)
   --features FILE         a features file (safetensors: query.features/ids/cams, gallery.*)
 Data (with --checkpoint or --weights):
-  --data DIR              data set root (Market-1501 layout) whose query/gallery are evaluated
+  --data DIR|NAME         data set root (Market-1501 layout) whose query/gallery are evaluated;
+                          a name (MARKET, DUKE, ...) is looked up under $ECN_DATA_ROOT or ../data
 Options:
   --feature pool5|embedding  which feature (default pool5, L2-normalized)
   --flip                  average with horizontally flipped images
@@ -92,7 +96,7 @@ async function main(): Promise<void> {
     title = values.features;
   } else {
     if (!values.data) throw new Error("--data DIR is needed to extract features");
-    const ds = loadReidDataset(values.data);
+    const ds = loadReidDataset(resolveDataset(values.data));
     if (ds.query.length === 0) throw new Error(`${values.data}: the query set is empty`);
     if (ds.gallery.length === 0) throw new Error(`${values.data}: the gallery is empty`);
     let model: FeatureExtractor & { dispose(): void };
@@ -113,7 +117,8 @@ async function main(): Promise<void> {
       title = `${t.path} (epoch ${t.epoch}) on ${ds.name}`;
     } else {
       const arch = (values.arch ?? "resnet50") as EcnArch;
-      const net = new EcnNet({ arch, numSourceIds: 1, freezeUntil: "none" });
+      const resnetStride = resnetStrideOf(await weightsMetadata(values.weights!), values.weights);
+      const net = new EcnNet({ arch, numSourceIds: 1, freezeUntil: "none", resnetStride });
       await net.loadBackboneWeights(values.weights!);
       net.eval();
       model = net;

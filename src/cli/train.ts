@@ -13,7 +13,14 @@ import { generateSyntheticDomains } from "../data/synthetic.ts";
 import { generateCamStyle } from "../data/camstyle.ts";
 import { loadReidDataset } from "../data/datasets.ts";
 import { formatEvaluation } from "../eval/evaluate.ts";
-import { mergeConfig, QUICK_OVERRIDES, readConfigFile, type TrainConfig } from "../reid/config.ts";
+import {
+  mergeConfig,
+  QUICK_OVERRIDES,
+  readConfigFile,
+  resolveDataset,
+  TRAIN_PRESETS,
+  type TrainConfig,
+} from "../reid/config.ts";
 import { Trainer } from "../reid/trainer.ts";
 import { setNumThreads, torchVersion } from "../tensor/mod.ts";
 
@@ -22,8 +29,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const HELP = `deno task train [options]
 
 Data (without --source: the embedded synthetic domains, quick preset):
-  --source DIR            labelled source data set (Market-1501 layout or MSMT17 lists)
-  --target DIR            unlabelled target data set (its query/gallery evaluate)
+  --source DIR|NAME       labelled source data set (Market-1501 layout or MSMT17 lists); a name
+                          (DUKE, MARKET, MSMT17, ...) is looked up under $ECN_DATA_ROOT or ../data
+  --target DIR|NAME       unlabelled target data set (its query/gallery evaluate)
   --camstyle DIR          the target's CamStyle images (default TARGET/bounding_box_train_camstyle)
   --data-dir DIR          where the synthetic data is generated (default data/synthetic)
 Method (ablations: --source-only, E = --no-camera --no-neighborhood, E+C, E+N, E+C+N):
@@ -46,7 +54,10 @@ Run:
   --resume RUN|CKPT       continue a run exactly where its last checkpoint left it
   --eval-every N          evaluate on the target every N epochs (default: at the end)
   --seed N --workers N --device cpu|cuda[:N] --threads N
-  --quick                 the quick preset's settings with your data
+  --quick                 the quick preset's settings with your data (= --preset quick)
+  --preset paper          the paper's setting: ResNet-50 (needs --weights, e.g. from
+                          \`deno task weights resnet50 --out FILE\`), 256x128, 128+128, 60 epochs,
+                          every other setting the reference default
 `;
 
 const NUM: Record<string, keyof TrainConfig> = {
@@ -83,6 +94,7 @@ export function parseTrainArgs(args: string[]): {
   const options: Record<string, { type: "string" | "boolean" }> = {
     help: { type: "boolean" },
     quick: { type: "boolean" },
+    preset: { type: "string" },
     source: { type: "string" },
     target: { type: "string" },
     camstyle: { type: "string" },
@@ -166,6 +178,24 @@ async function main(): Promise<void> {
   const quick = !layer.source && !file.source && !values.resume;
   let base: Partial<TrainConfig> = {};
   if (quick || values.quick) base = { ...QUICK_OVERRIDES };
+  if (values.preset) {
+    const preset = TRAIN_PRESETS[values.preset as string];
+    if (!preset) {
+      throw new Error(
+        `--preset ${values.preset}: expected one of ${Object.keys(TRAIN_PRESETS).join(", ")}`,
+      );
+    }
+    if (values.preset === "paper" && quick) {
+      throw new Error("--preset paper needs --source and --target (data folders or names)");
+    }
+    if (values.preset === "paper" && !layer.weights && !file.weights && !values.resume) {
+      throw new Error(
+        "--preset paper starts from ImageNet ResNet-50: give --weights FILE " +
+          "(make it with `deno task weights resnet50 --out FILE`)",
+      );
+    }
+    base = { ...base, ...preset };
+  }
   if (quick) {
     const d = await prepareSynthetic(
       resolve((values["data-dir"] as string | undefined) ?? join(ROOT, "data/synthetic")),
@@ -190,6 +220,8 @@ async function main(): Promise<void> {
     file,
     layer,
   );
+  config.source = resolveDataset(config.source);
+  if (config.target) config.target = resolveDataset(config.target);
   console.log(
     `ECN training (${torchVersion()}): ${config.arch}, ${config.height}x${config.width}, ` +
       `${

@@ -1,5 +1,6 @@
 /**
- * ResNet-18/34/50/101/152 in torchvision's layout (v1.5: stride on the 3x3 convolution), with
+ * ResNet-18/34/50/101/152 in torchvision's layout (v1.5: stride on the 3x3 convolution, or
+ * optionally v1's stride on the first 1x1, see {@link ResNetOptions.strideAt}), with
  * torchvision's key names and initialization, so ImageNet checkpoints load as they are.
  *
  * @module
@@ -16,6 +17,7 @@ import {
   Sequential,
 } from "./layers.ts";
 import { Module } from "./module.ts";
+import { readWeights, weightsMetadata } from "./weights.ts";
 
 function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
   return new Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false });
@@ -70,7 +72,16 @@ export class BasicBlock extends Block {
   }
 }
 
-/** 1x1 -> 3x3 (strided) -> 1x1 convolutions with 4x expansion (ResNet-50/101/152). */
+/**
+ * Where a downsampling bottleneck puts its stride: in the 3x3 convolution (torchvision, "v1.5")
+ * or in the first 1x1 convolution (the original ResNet v1 of Caffe and Keras).
+ */
+export type ResNetStride = "3x3" | "1x1";
+
+/**
+ * 1x1 -> 3x3 -> 1x1 convolutions with 4x expansion (ResNet-50/101/152); the stride is in the 3x3
+ * (torchvision) or, with `strideAt` "1x1", in the first 1x1 (ResNet v1).
+ */
 export class Bottleneck extends Block {
   /** Output channels per input "plane". */
   static readonly expansion: number = 4;
@@ -82,11 +93,18 @@ export class Bottleneck extends Block {
   readonly #bn3: BatchNorm2d;
 
   /** Creates the block; `downsample` matches the shortcut when shape changes. */
-  constructor(inPlanes: number, planes: number, stride = 1, downsample: Module | null = null) {
+  constructor(
+    inPlanes: number,
+    planes: number,
+    stride = 1,
+    downsample: Module | null = null,
+    strideAt: ResNetStride = "3x3",
+  ) {
     super();
-    this.#conv1 = this.registerModule("conv1", conv1x1(inPlanes, planes));
+    const first = strideAt === "1x1" ? stride : 1;
+    this.#conv1 = this.registerModule("conv1", conv1x1(inPlanes, planes, first));
     this.#bn1 = this.registerModule("bn1", new BatchNorm2d(planes));
-    this.#conv2 = this.registerModule("conv2", conv3x3(planes, planes, stride));
+    this.#conv2 = this.registerModule("conv2", conv3x3(planes, planes, stride / first));
     this.#bn2 = this.registerModule("bn2", new BatchNorm2d(planes));
     this.#conv3 = this.registerModule("conv3", conv1x1(planes, planes * 4));
     this.#bn3 = this.registerModule("bn3", new BatchNorm2d(planes * 4));
@@ -125,6 +143,21 @@ export const RESNET_LAYERS: Readonly<Record<number, readonly number[]>> = {
 export interface ResNetOptions {
   /** Outputs of `fc` (default 1000, ImageNet). */
   numClasses?: number;
+  /**
+   * Where downsampling bottlenecks stride: "3x3" (default, torchvision) or "1x1" (ResNet v1, as
+   * Caffe's and Keras' ImageNet weights; such files say so in their `resnet_stride` metadata).
+   * BasicBlock networks (18/34) are the same either way.
+   */
+  strideAt?: ResNetStride;
+}
+
+/** The stride placement a weight file's metadata declares (`resnet_stride`), default "3x3". */
+export function resnetStrideOf(metadata: Record<string, string>, path = "weights"): ResNetStride {
+  const v = metadata.resnet_stride;
+  if (v === undefined || v === "3x3" || v === "1x1") return v ?? "3x3";
+  throw new Error(
+    `${path}: metadata resnet_stride is ${JSON.stringify(v)}, expected "3x3" or "1x1"`,
+  );
 }
 
 /** torchvision's ResNet: conv1, bn1, relu, maxpool, layer1..layer4, avgpool, fc. */
@@ -133,6 +166,8 @@ export class ResNet extends Module {
   readonly depth: number;
   /** Width of the pooled feature (512 for 18/34, 2048 for deeper). */
   readonly featureDim: number;
+  /** Where downsampling bottlenecks put their stride. */
+  readonly strideAt: ResNetStride;
   readonly #stem: Module[];
   readonly #stages: Sequential[];
   readonly #avgpool: AdaptiveAvgPool2d;
@@ -149,6 +184,11 @@ export class ResNet extends Module {
       );
     }
     this.depth = depth;
+    const strideAt = opts.strideAt ?? "3x3";
+    if (strideAt !== "3x3" && strideAt !== "1x1") {
+      throw new TorchError("ResNet", `strideAt must be "3x3" or "1x1", got ${strideAt}`);
+    }
+    this.strideAt = strideAt;
     const bottleneck = depth >= 50;
     const expansion = bottleneck ? 4 : 1;
     let inPlanes = 64;
@@ -172,7 +212,7 @@ export class ResNet extends Module {
         }
         stage.append(
           bottleneck
-            ? new Bottleneck(inPlanes, planes, s, down)
+            ? new Bottleneck(inPlanes, planes, s, down, strideAt)
             : new BasicBlock(inPlanes, planes, s, down),
         );
         inPlanes = planes * expansion;
@@ -220,4 +260,38 @@ export class ResNet extends Module {
 /** A ResNet of the given depth (18, 34, 50, 101, 152) with torchvision's initialization. */
 export function resnet(depth: number, opts: ResNetOptions = {}): ResNet {
   return new ResNet(depth, opts);
+}
+
+/**
+ * Loads an ImageNet ResNet weight file (torchvision layout, `.pth` or safetensors): the depth and
+ * class count come from its keys and shapes, the stride placement from its `resnet_stride`
+ * metadata (e.g. the converted Keras ResNet-50 of `deno task weights resnet50`).
+ */
+export async function loadResNet(path: string): Promise<ResNet> {
+  const sd = await readWeights(path);
+  const strideAt = resnetStrideOf(await weightsMetadata(path), path);
+  const blocks = [1, 2, 3, 4].map((l) => {
+    let n = 0;
+    while (sd.has(`layer${l}.${n}.conv1.weight`)) n++;
+    return n;
+  });
+  const bottleneck = sd.has("layer1.0.conv3.weight");
+  const depth = Object.entries(RESNET_LAYERS).find(([d, c]) =>
+    (Number(d) >= 50) === bottleneck && c.every((n, i) => n === blocks[i])
+  )?.[0];
+  if (depth === undefined) {
+    throw new Error(
+      `${path}: not a torchvision ResNet (blocks per stage ${blocks.join(",")}, ` +
+        `${bottleneck ? "bottleneck" : "basic"} blocks)`,
+    );
+  }
+  const fc = sd.get("fc.weight");
+  const model = new ResNet(Number(depth), { numClasses: fc?.shape[0] ?? 1000, strideAt });
+  try {
+    model.loadStateDict(sd);
+  } catch (e) {
+    model.dispose();
+    throw new Error(`${path}: ${(e as Error).message}`, { cause: e });
+  }
+  return model;
 }

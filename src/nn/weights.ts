@@ -105,6 +105,25 @@ export async function readWeights(
   }
 }
 
+/**
+ * The string metadata of a weight file: a safetensors file's `__metadata__` (only its header is
+ * read), `{}` for `.pth` files, which have none.
+ */
+export async function weightsMetadata(path: string): Promise<Record<string, string>> {
+  const head = await readHead(path, 16);
+  if (detectWeightsFormat(head, path) !== "safetensors") return {};
+  const len = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+  const bytes = await readHead(path, 8 + len);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8)));
+  } catch (e) {
+    throw new Error(`${path}: the safetensors header is not JSON: ${(e as Error).message}`);
+  }
+  const meta = header.__metadata__;
+  return meta && typeof meta === "object" ? { ...(meta as Record<string, string>) } : {};
+}
+
 /** Renames keys that start with `prefix` (e.g. DataParallel's `module.`); others stay. */
 export function stripKeyPrefix(tensors: RawStateDict, prefix: string): RawStateDict {
   const out: RawStateDict = new Map();

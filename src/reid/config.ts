@@ -4,7 +4,11 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ECN_ARCHS, type EcnArch } from "./ecn_net.ts";
+import type { ResNetStride } from "../nn/resnet.ts";
 
 /** Every setting of an ECN training run. */
 export interface TrainConfig {
@@ -24,6 +28,12 @@ export interface TrainConfig {
   arch: EcnArch;
   /** Backbone weight file (ImageNet; torchvision layout, .pth or safetensors), or null. */
   weights: string | null;
+  /**
+   * ResNets: where downsampling bottlenecks stride, "3x3" (torchvision) or "1x1" (ResNet v1, the
+   * converted Keras ResNet-50); null: what the weight file's (or `init` checkpoint's) metadata
+   * says, else "3x3". Runs record the resolved value.
+   */
+  resnetStride: ResNetStride | null;
   /** Initialize the whole network's backbone from a training checkpoint (e.g. source-only). */
   init: string | null;
   /** Last frozen backbone stage ("layer2" for ResNets; "features.6" MobileNetV2; "none"). */
@@ -94,6 +104,7 @@ export const REFERENCE_CONFIG: Readonly<Omit<TrainConfig, "source" | "target" | 
   neighborhood: true,
   arch: "resnet50",
   weights: null,
+  resnetStride: null,
   init: null,
   freezeUntil: null,
   numFeatures: 4096,
@@ -145,6 +156,68 @@ export const QUICK_OVERRIDES: Readonly<Partial<TrainConfig>> = {
   lr: 0.05,
 };
 
+/**
+ * The paper's setting (ECN.md "Training defaults"): ImageNet ResNet-50, 256x128, 128 source + 128
+ * target images per step, 60 epochs; every other setting is the reference default. Needs
+ * `weights` (e.g. `deno task weights resnet50 --out FILE`), `source` and `target`.
+ */
+export const PAPER_OVERRIDES: Readonly<Partial<TrainConfig>> = {
+  arch: "resnet50",
+  height: 256,
+  width: 128,
+  batchSize: 128,
+  targetBatchSize: 128,
+  epochs: 60,
+};
+
+/** The presets of `deno task train --preset NAME`. */
+export const TRAIN_PRESETS: Readonly<Record<string, Readonly<Partial<TrainConfig>>>> = {
+  quick: QUICK_OVERRIDES,
+  paper: PAPER_OVERRIDES,
+};
+
+/** Folder names (under {@link dataRoot}) of the data sets known by name, case-insensitively. */
+export const KNOWN_DATASETS: Readonly<Record<string, string>> = {
+  market: "market1501",
+  market1501: "market1501",
+  "market-1501": "market1501",
+  duke: "dukemtmc",
+  dukemtmc: "dukemtmc",
+  "dukemtmc-reid": "dukemtmc",
+  msmt17: "msmt17",
+  cuhk03: "cuhk03",
+};
+
+/** Where data sets are looked up by name: `$ECN_DATA_ROOT`, else `../data` beside the repository. */
+export function dataRoot(): string {
+  const env = Deno.env.get("ECN_DATA_ROOT");
+  if (env) return resolve(env);
+  return resolve(dirname(fileURLToPath(import.meta.url)), "../../../data");
+}
+
+/**
+ * A data set argument as a folder: an existing path as it is, else a known name (`DUKE`,
+ * `market1501`, ...; see {@link KNOWN_DATASETS}) resolved under {@link dataRoot}. Throws naming
+ * the argument when it is neither.
+ */
+export function resolveDataset(arg: string): string {
+  if (existsSync(arg)) return arg;
+  const folder = KNOWN_DATASETS[arg.toLowerCase()];
+  if (folder === undefined) {
+    throw new Error(
+      `data set ${JSON.stringify(arg)}: no such folder, and not a known name (` +
+        `${Object.keys(KNOWN_DATASETS).join(", ")}; looked up under ECN_DATA_ROOT or ../data)`,
+    );
+  }
+  const path = join(dataRoot(), folder);
+  if (!existsSync(path)) {
+    throw new Error(
+      `data set ${arg}: expected it at ${path} (set ECN_DATA_ROOT to the folder holding ${folder})`,
+    );
+  }
+  return path;
+}
+
 const KEYS = new Set<string>([
   "source",
   "target",
@@ -189,6 +262,9 @@ export function validateConfig(c: TrainConfig): void {
   }
   if (c.workers !== null && (!Number.isInteger(c.workers) || c.workers < 0)) {
     bad("workers", "an integer >= 0");
+  }
+  if (c.resnetStride !== null && c.resnetStride !== "3x3" && c.resnetStride !== "1x1") {
+    bad("resnetStride", `null, "3x3" or "1x1"`);
   }
   if (!/^(cpu|cuda(:\d+)?)$/.test(c.device)) bad("device", `"cpu", "cuda" or "cuda:N"`);
   if (c.nesterov && c.momentum <= 0) bad("momentum", "> 0 with Nesterov");

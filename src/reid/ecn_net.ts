@@ -13,8 +13,8 @@ import { constant_, kaimingNormal_, normal_ } from "../nn/init.ts";
 import { BatchNorm1d, BatchNorm2d, Linear } from "../nn/layers.ts";
 import { MobileNetV2 } from "../nn/mobilenet.ts";
 import { Module } from "../nn/module.ts";
-import { ResNet } from "../nn/resnet.ts";
-import { readWeights } from "../nn/weights.ts";
+import { ResNet, type ResNetStride, resnetStrideOf } from "../nn/resnet.ts";
+import { readWeights, weightsMetadata } from "../nn/weights.ts";
 
 /** Backbones the ECN network can use. */
 export type EcnArch =
@@ -53,6 +53,11 @@ export interface EcnNetOptions {
    * MobileNetV2.
    */
   freezeUntil?: string;
+  /**
+   * ResNets only: where downsampling bottlenecks stride, "3x3" (default, torchvision) or "1x1"
+   * (ResNet v1, e.g. the converted Keras ResNet-50; its file's `resnet_stride` metadata says so).
+   */
+  resnetStride?: ResNetStride;
 }
 
 /** What one forward pass of the ECN network gives. */
@@ -135,7 +140,7 @@ export class EcnNet extends Module {
     const depth = resnetDepth(arch);
     let stages: Array<[string, Module]>;
     if (depth !== null) {
-      const net = new ResNet(depth);
+      const net = new ResNet(depth, { strideAt: opts.resnetStride });
       this.base = this.registerModule("base", net);
       this.pool5Dim = net.featureDim;
       this.#headPrefix = "fc.";
@@ -283,6 +288,15 @@ export class EcnNet extends Module {
    * (`fc.*` / `classifier.*`) is ignored.
    */
   async loadBackboneWeights(path: string): Promise<void> {
+    if (this.base instanceof ResNet) {
+      const want = resnetStrideOf(await weightsMetadata(path), path);
+      if (want !== this.base.strideAt) {
+        throw new Error(
+          `${path}: its metadata says resnet_stride ${want}, but the network was built with ` +
+            `${this.base.strideAt} (pass resnetStride "${want}")`,
+        );
+      }
+    }
     const file = await readWeights(path);
     const isHead = (k: string) => k.startsWith(this.#headPrefix);
     const sd = new Map([...file].filter(([k]) => !isHead(k)));

@@ -46,6 +46,7 @@ export async function loadTrainedModel(pathOrRun: string): Promise<TrainedModel>
     numFeatures: config.numFeatures,
     dropout: config.dropout,
     freezeUntil: config.freezeUntil ?? undefined,
+    resnetStride: config.resnetStride ?? undefined,
   });
   try {
     const ck = await loadCheckpoint(path, { model, restoreRng: false });

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { existsSync, mkdirSync } from "node:fs";
 import { CamStyleIndex } from "../data/camstyle.ts";
 import { loadReidDataset, type ReidDataset, type ReidItem } from "../data/datasets.ts";
-import { type Batch, DataLoader, type LoaderItem } from "../data/loader.ts";
+import { type Batch, DataLoader, type LoaderItem, type LoaderOptions } from "../data/loader.ts";
 import {
   testTransformConfig,
   trainTransformConfig,
@@ -20,12 +20,16 @@ import { extractFeatures } from "../eval/features.ts";
 import { loadCheckpoint, saveCheckpoint } from "../nn/checkpoint.ts";
 import { readSafetensors } from "../nn/safetensors.ts";
 import { weightsNormalization } from "../nn/mobilenet.ts";
+import { type ResNetStride, resnetStrideOf } from "../nn/resnet.ts";
+import { weightsMetadata } from "../nn/weights.ts";
 import { SGD } from "../optim/sgd.ts";
 import { crossEntropy, manualSeed, noGrad, scope, type Tensor, tensor } from "../tensor/mod.ts";
 import { type TrainConfig, validateConfig } from "./config.ts";
 import { EcnNet } from "./ecn_net.ts";
 import { invarianceLoss } from "./losses.ts";
 import { ExemplarMemory } from "./memory.ts";
+import { DistError, type ProcessGroup } from "../dist/group.ts";
+import { type BatchSource, ShardedLoader } from "../dist/sampler.ts";
 import { Progress } from "../util/progress.ts";
 import { writeLossPlot } from "../util/plot.ts";
 
@@ -68,6 +72,8 @@ export interface LogRecord {
 }
 
 const CKPT = "checkpoint.safetensors";
+/** How long the other ranks wait for rank 0's evaluation (seconds). */
+const EVAL_TIMEOUT_SECONDS = 6 * 3600;
 
 function int64(a: Int32Array): BigInt64Array<ArrayBuffer> {
   const out = new BigInt64Array(a.length);
@@ -104,6 +110,10 @@ export class Trainer {
   readonly #log: (line: string) => void;
   readonly #quiet: boolean;
   readonly #history: LogRecord[] = [];
+  /** Data parallel: the process group (null: one process). */
+  #group: ProcessGroup | null = null;
+  /** The number of processes of the run the checkpoint came from (1 before a resume). */
+  #checkpointWorld = 1;
 
   private constructor(
     config: TrainConfig,
@@ -138,9 +148,21 @@ export class Trainer {
    */
   static async create(
     config: TrainConfig,
-    opts: { resume?: string; log?: (line: string) => void; quiet?: boolean } = {},
+    opts: {
+      resume?: string;
+      log?: (line: string) => void;
+      quiet?: boolean;
+      /** Data parallel: this process's group; rank 0 logs, checkpoints and evaluates. */
+      group?: ProcessGroup;
+    } = {},
   ): Promise<Trainer> {
     validateConfig(config);
+    if (opts.group && opts.group.worldSize > 1 && config.device !== "cpu") {
+      throw new DistError(
+        `data-parallel training over Gloo needs --device cpu (got ${config.device}); ` +
+          "this build has no NCCL path for CUDA tensors",
+      );
+    }
     const log = opts.log ?? ((l: string) => console.log(l));
     const source = loadReidDataset(config.source, { quiet: opts.quiet, log });
     const target = config.target
@@ -161,8 +183,11 @@ export class Trainer {
     const trainTransform = trainTransformConfig({ ...size, erasingProb: config.erasingProb });
     const testTransform = testTransformConfig(size);
 
+    // ResNet v1 weight files (the converted Keras ResNet-50) need the stride in the first 1x1.
+    const resnetStride = config.resnetStride ?? await resolveResnetStride(config);
     manualSeed(config.seed);
     const model = new EcnNet({
+      resnetStride,
       arch: config.arch,
       numSourceIds: source.numTrainIds,
       numFeatures: config.numFeatures,
@@ -188,7 +213,7 @@ export class Trainer {
     const memory = config.sourceOnly || !target
       ? null
       : new ExemplarMemory(target.train.length, config.numFeatures, { device: config.device });
-    const t = new Trainer({ ...config, mean: mean ?? null, std: std ?? null }, {
+    const t = new Trainer({ ...config, mean: mean ?? null, std: std ?? null, resnetStride }, {
       source,
       target,
       model,
@@ -200,6 +225,12 @@ export class Trainer {
       quiet: !!opts.quiet,
     });
     if (opts.resume) await t.#resume(opts.resume);
+    if (opts.group) {
+      t.#group = opts.group;
+      // Every rank starts from rank 0's parameters, buffers and memory (as DDP at construction).
+      t.#group.broadcast([...model.parameters(), ...model.namedBuffers().map(([, b]) => b)], 0);
+      if (memory) t.#group.broadcast([memory.keys], 0);
+    }
     // Group rates as `fit` sets them each epoch, so `step` alone trains with the right ones.
     t.#applyLr(t.startEpoch);
     return t;
@@ -224,6 +255,7 @@ export class Trainer {
       const s = state ? state.toNumbers() : [ck.epoch, 0];
       this.startEpoch = ck.epoch;
       this.targetBatchesSeen = s[1];
+      this.#checkpointWorld = s[2] ?? 1;
     } finally {
       for (const t of ck.extra.values()) t.dispose();
     }
@@ -234,7 +266,9 @@ export class Trainer {
   async saveCheckpoint(epochsDone: number): Promise<string> {
     mkdirSync(this.config.out, { recursive: true });
     const path = join(this.config.out, CKPT);
-    const state = tensor(new Float64Array([epochsDone, this.targetBatchesSeen]));
+    const state = tensor(
+      new Float64Array([epochsDone, this.targetBatchesSeen, this.#group?.worldSize ?? 1]),
+    );
     try {
       await saveCheckpoint(path, {
         model: this.model,
@@ -263,7 +297,10 @@ export class Trainer {
   /** One training step on a source batch and (unless source-only) a target batch. */
   step(src: Batch, tgt: Batch | null, epoch: number): StepLosses {
     const c = this.config;
+    const pg = this.#group;
     return scope(() => {
+      // Data parallel, as DDP: rank 0's buffers (BatchNorm statistics) before each forward.
+      if (pg) pg.broadcast(this.model.namedBuffers().map(([, b]) => b), 0);
       const xs = tensor(src.images, {
         shape: [src.size, 3, src.height, src.width],
         device: c.device,
@@ -280,23 +317,54 @@ export class Trainer {
         });
         const idx = tensor(int64(tgt.indices), { device: c.device });
         const f = this.model.forwardTarget(xt);
-        lossT = invarianceLoss(this.memory, f, idx, epoch, {
-          beta: c.beta,
-          knn: c.neighborhood ? c.knn : 0,
-          alpha: c.alpha,
-          neighborhoodFromEpoch: c.neighborhoodFromEpoch,
-        });
+        const memory = this.memory;
+        const targetLoss = () =>
+          invarianceLoss(memory, f, idx, epoch, {
+            beta: c.beta,
+            knn: c.neighborhood ? c.knn : 0,
+            alpha: c.alpha,
+            neighborhoodFromEpoch: c.neighborhoodFromEpoch,
+          });
+        if (pg) {
+          // Every rank's (feature, index) pairs, so that all apply the same memory updates.
+          const features = pg.allGather(f.detach());
+          const indexes = pg.allGather(idx);
+          if (features.shape[0] !== tgt.size * pg.worldSize) {
+            throw new DistError(
+              `target batches differ in size across ranks (${features.shape[0]} in all, ` +
+                `${tgt.size} here, ${pg.worldSize} processes)`,
+            );
+          }
+          lossT = memory.sharing({ features, indexes, offset: pg.rank * tgt.size }, targetLoss);
+        } else {
+          lossT = targetLoss();
+        }
         loss = lossS.mul(1 - c.lambda).add(lossT.mul(c.lambda));
       }
       this.optimizer.zeroGrad();
-      const value = loss.item();
+      let value = loss.item();
+      let accuracy = noGrad(() => logits.argmax(1).eq(ys).to({ dtype: "float32" }).mean().item());
+      let source = lossS.item();
+      let targetValue = lossT ? lossT.item() : null;
+      if (pg) {
+        // The means over all ranks (every rank then sees the same value and stops alike).
+        const t = tensor(new Float64Array([value, source, targetValue ?? 0, accuracy]));
+        pg.allReduce([t], { average: true });
+        [value, source, accuracy] = [t.toNumbers()[0], t.toNumbers()[1], t.toNumbers()[3]];
+        if (targetValue !== null) targetValue = t.toNumbers()[2];
+      }
       if (!Number.isFinite(value)) {
         throw new NonFiniteLossError(epoch, value);
       }
       loss.backward();
+      if (pg) {
+        // Each rank's loss is the mean over its batch: the average of the ranks' gradients is the
+        // gradient of the mean over the combined batch (equal batch sizes).
+        const grads = this.model.parameters().map((p) => p.grad).filter((g) => g !== null);
+        pg.allReduce(grads as Tensor[], { average: true });
+      }
       this.optimizer.step();
-      const accuracy = noGrad(() => logits.argmax(1).eq(ys).to({ dtype: "float32" }).mean().item());
-      return { loss: value, source: lossS.item(), target: lossT ? lossT.item() : null, accuracy };
+      return { loss: value, source, target: targetValue, accuracy };
     });
   }
 
@@ -333,6 +401,7 @@ export class Trainer {
   }
 
   #record(r: LogRecord): void {
+    if (!this.#isRank0) return;
     this.#history.push(r);
     mkdirSync(this.config.out, { recursive: true });
     Deno.writeTextFileSync(join(this.config.out, "log.jsonl"), JSON.stringify(r) + "\n", {
@@ -340,13 +409,32 @@ export class Trainer {
     });
   }
 
-  /** Runs the remaining epochs; returns the final target evaluation (null when source-only without target). */
+  /** Whether this process writes the run's files (one process, or rank 0 of a group). */
+  get #isRank0(): boolean {
+    return !this.#group || this.#group.rank === 0;
+  }
+
+  /** A loader, or with several processes this rank's share of it (see src/dist/sampler.ts). */
+  #loader(items: LoaderItem[], opts: LoaderOptions): BatchSource {
+    const pg = this.#group;
+    return pg && pg.worldSize > 1
+      ? new ShardedLoader(items, opts, pg.rank, pg.worldSize)
+      : new DataLoader(items, opts);
+  }
+
+  /**
+   * Runs the remaining epochs; returns the final target evaluation (null when source-only without
+   * target, and on ranks other than 0).
+   */
   async fit(): Promise<Evaluation | null> {
     const c = this.config;
-    mkdirSync(c.out, { recursive: true });
-    Deno.writeTextFileSync(join(c.out, "config.json"), JSON.stringify(c, null, 2) + "\n");
+    const pg = this.#group;
+    if (this.#isRank0) {
+      mkdirSync(c.out, { recursive: true });
+      Deno.writeTextFileSync(join(c.out, "config.json"), JSON.stringify(c, null, 2) + "\n");
+    }
     const workers = c.workers ?? undefined;
-    const srcLoader = new DataLoader(loaderItems(this.source.train), {
+    const srcLoader = this.#loader(loaderItems(this.source.train), {
       batchSize: c.batchSize,
       transform: this.trainTransform,
       shuffle: true,
@@ -354,13 +442,13 @@ export class Trainer {
       seed: c.seed,
       workers,
     });
-    let tgtLoader: DataLoader | null = null;
+    let tgtLoader: BatchSource | null = null;
     if (this.memory && this.target) {
       const cams = c.camera
         ? new CamStyleIndex(this.target, { dir: c.camstyleDir ?? undefined })
         : null;
       const byIndex = this.target.train;
-      tgtLoader = new DataLoader(loaderItems(this.target.train), {
+      tgtLoader = this.#loader(loaderItems(this.target.train), {
         batchSize: c.targetBatchSize,
         transform: this.trainTransform,
         shuffle: true,
@@ -375,6 +463,20 @@ export class Trainer {
     let final: Evaluation | null = null;
     try {
       const perPass = tgtLoader?.batchesPerEpoch ?? 1;
+      const world = pg?.worldSize ?? 1;
+      if (tgtLoader && this.#checkpointWorld !== world && this.targetBatchesSeen > 0) {
+        // Resumed with another number of processes: global batches had another size, so the
+        // target stream restarts at the pass after the one in progress.
+        const old = Math.max(
+          1,
+          Math.floor(this.target!.train.length / (c.targetBatchSize * this.#checkpointWorld)),
+        );
+        this.targetBatchesSeen = Math.ceil(this.targetBatchesSeen / old) * perPass;
+        this.#log(
+          `resume: the checkpoint was written by ${this.#checkpointWorld} process(es), this run ` +
+            `has ${world}: the target stream continues at its next pass`,
+        );
+      }
       const target = tgtLoader
         ? tgtLoader.restarting(Math.floor(this.targetBatchesSeen / perPass))
         : null;
@@ -461,18 +563,27 @@ export class Trainer {
           imagesPerSecond: images / secs,
           time: new Date().toISOString(),
         });
-        await this.saveCheckpoint(epoch + 1);
-        writeLossPlot(join(c.out, "loss.svg"), this.#history.filter((r) => r.kind === "step"));
+        if (this.#isRank0) {
+          await this.saveCheckpoint(epoch + 1);
+          writeLossPlot(join(c.out, "loss.svg"), this.#history.filter((r) => r.kind === "step"));
+        }
         const last = epoch === c.epochs - 1;
-        if (this.target && (last || (c.evalEvery > 0 && (epoch + 1) % c.evalEvery === 0))) {
+        const evaluate = this.target &&
+          (last || (c.evalEvery > 0 && (epoch + 1) % c.evalEvery === 0));
+        // The other ranks wait while rank 0 evaluates (bounded by the longer evaluation timeout).
+        if (evaluate && pg && pg.rank !== 0) pg.barrier(EVAL_TIMEOUT_SECONDS);
+        if (evaluate && this.#isRank0) {
           const e = await this.evaluate();
           const { top: _t, perQuery: _p, ...figures } = e;
           this.#record({ kind: "eval", epoch, eval: figures, time: new Date().toISOString() });
           this.#log(`epoch ${epoch + 1} target ${this.target.name}: ${formatEvaluation(e)}`);
           final = e;
+          if (pg) pg.barrier(EVAL_TIMEOUT_SECONDS);
         }
       }
-      if (this.startEpoch >= c.epochs && this.target) final = await this.evaluate();
+      if (this.startEpoch >= c.epochs && this.target && this.#isRank0) {
+        final = await this.evaluate();
+      }
     } finally {
       srcLoader.close();
       tgtLoader?.close();
@@ -495,6 +606,17 @@ export class NonFiniteLossError extends Error {
     super(`the loss became ${value} in epoch ${epoch + 1}`);
     this.name = "NonFiniteLossError";
   }
+}
+
+/** The stride placement a run's weight file or `init` checkpoint declares; "3x3" when none. */
+async function resolveResnetStride(config: TrainConfig): Promise<ResNetStride> {
+  if (config.weights) return resnetStrideOf(await weightsMetadata(config.weights), config.weights);
+  if (config.init) {
+    const meta = await weightsMetadata(config.init);
+    const c = meta.config ? JSON.parse(meta.config) as Partial<TrainConfig> : {};
+    return c.resnetStride ?? "3x3";
+  }
+  return "3x3";
 }
 
 /**
