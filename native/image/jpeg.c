@@ -24,7 +24,7 @@ static void on_error(j_common_ptr cinfo) {
   if (cinfo->err->msg_code == JERR_OUT_OF_MEMORY) {
     ecn_set_error("out of memory in libjpeg (%s)", msg);
   } else {
-    ecn_set_error("corrupt JPEG (%s)", msg);
+    ecn_set_error("unreadable JPEG (libjpeg: %s)", msg);
   }
   longjmp(((struct barrier *)cinfo->err)->jump, 1);
 }

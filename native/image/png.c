@@ -18,9 +18,9 @@ struct source {
 
 static void on_error(png_structp png, png_const_charp msg) {
   if (strstr(msg, "CRC") != NULL) {
-    ecn_set_error("corrupt PNG (CRC mismatch: %s)", msg);
+    ecn_set_error("corrupt PNG (CRC mismatch; libpng: %s)", msg);
   } else {
-    ecn_set_error("corrupt PNG (%s)", msg);
+    ecn_set_error("unreadable PNG (libpng: %s)", msg);
   }
   png_longjmp(png, 1);
 }

@@ -5,8 +5,8 @@ Reads JSON {"cases": [...]} from stdin, prints {"results": [...]}; ops:
             Image.open(p).convert("RGB") gives them (whole data sets are compared this way)
   read:     {"paths": [...]} or {"bytes": base64} -> PIL's RGB pixels
   jpeg_make: {"width", "height", "seed"} -> JPEGs written by PIL in many layouts (subsampling,
-            gray, progressive, optimized, CMYK, RGB-coded, odd sizes) and edited ones (scaled
-            DQT tables), each with the RGB pixels PIL decodes from it
+            gray, progressive, optimized, CMYK, RGB-coded, odd sizes), edited ones (scaled
+            DQT tables) and ones with restart intervals (entropy-coded here), each with the RGB pixels PIL decodes from it
   png_make: {"width", "height", "seed"} -> PNGs in every 8-bit-or-less layout (RGB, RGBA, L,
             LA, palette, palette and gray with tRNS, 1/2/4-bit gray, 1/2/4-bit palette, Adam7
             interlaced) plus a 16-bit one, with PIL's RGB pixels (none for 16-bit)
@@ -91,6 +91,101 @@ def natural(w, h, seed):
     return np.clip(base + rng.integers(-50, 51, (h, w, 3)), 0, 255).astype(np.uint8)
 
 
+class Bits:
+    """An entropy-coded segment writer: MSB first, 0xFF stuffed, padded with 1 bits."""
+
+    def __init__(self):
+        self.out, self.acc, self.n = bytearray(), 0, 0
+
+    def put(self, code, length):
+        for i in range(length - 1, -1, -1):
+            self.acc = (self.acc << 1) | ((code >> i) & 1)
+            self.n += 1
+            if self.n == 8:
+                self.out.append(self.acc)
+                if self.acc == 0xFF:
+                    self.out.append(0)
+                self.acc, self.n = 0, 0
+
+    def flush(self):
+        if self.n:
+            self.put((1 << (8 - self.n)) - 1, 8 - self.n)
+
+
+def huffman_codes(bits, vals):
+    """Canonical Huffman codes of a DHT table: value -> (code, length)."""
+    codes, code, k = {}, 0, 0
+    for length in range(1, 17):
+        for _ in range(bits[length - 1]):
+            codes[vals[k]] = (code, length)
+            code += 1
+            k += 1
+        code <<= 1
+    return codes
+
+
+def restart_jpeg(w, h, seed, interval, gray):
+    """A baseline JPEG with restart markers every `interval` MCUs (Pillow 9 cannot write them):
+    Pillow's headers (tables, 4:4:4 or gray), random quantized coefficients entropy-coded here."""
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    img = Image.fromarray(natural(w, h, seed), "RGB")
+    (img.convert("L") if gray else img).save(buf, format="JPEG", quality=90, subsampling=0)
+    src = buf.getvalue()
+    head, tables, i, sos = bytearray(src[:2]), {}, 2, None
+    while True:
+        m, length = src[i + 1], (src[i + 2] << 8) | src[i + 3]
+        seg = src[i:i + 2 + length]
+        if m == 0xDA:
+            sos = seg
+            break
+        if m == 0xC4:
+            o = 4
+            while o < len(seg):
+                tc_th, counts = seg[o], list(seg[o + 1:o + 17])
+                vals = list(seg[o + 17:o + 17 + sum(counts)])
+                tables[(tc_th >> 4, tc_th & 15)] = huffman_codes(counts, vals)
+                o += 17 + sum(counts)
+        head += seg
+        i += 2 + length
+    ncomp = sos[4]
+    selectors = [(sos[6 + 2 * k] >> 4, sos[6 + 2 * k] & 15) for k in range(ncomp)]
+    head += bytes([0xFF, 0xDD, 0, 4, interval >> 8, interval & 255]) + sos
+    bits, mcus, rst = Bits(), ((w + 7) // 8) * ((h + 7) // 8), 0
+    pred = [0] * ncomp
+    for mcu in range(mcus):
+        if mcu and mcu % interval == 0:
+            bits.flush()
+            bits.out += bytes([0xFF, 0xD0 + rst % 8])
+            rst, pred = rst + 1, [0] * ncomp
+        for c in range(ncomp):
+            dc_codes, ac_codes = tables[(0, selectors[c][0])], tables[(1, selectors[c][1])]
+            dc = int(np.clip(pred[c] + rng.integers(-15, 16), -60, 60))
+            diff, pred[c] = dc - pred[c], dc
+            size = abs(diff).bit_length()
+            bits.put(*dc_codes[size])
+            if size:
+                bits.put(diff if diff >= 0 else diff + (1 << size) - 1, size)
+            ac = [int(v) if rng.random() < 0.15 else 0 for v in rng.integers(-6, 7, 63)]
+            run, last = 0, max([k for k, v in enumerate(ac) if v] or [-1])
+            for k in range(last + 1):
+                v = ac[k]
+                if v == 0:
+                    run += 1
+                    continue
+                while run > 15:
+                    bits.put(*ac_codes[0xF0])
+                    run -= 16
+                size = abs(v).bit_length()
+                bits.put(*ac_codes[(run << 4) | size])
+                bits.put(v if v >= 0 else v + (1 << size) - 1, size)
+                run = 0
+            if last < 62:
+                bits.put(*ac_codes[0x00])
+    bits.flush()
+    return bytes(head + bits.out + b"\xff\xd9")
+
+
 def jpeg_make(case):
     rng = np.random.default_rng(case["seed"])
     w, h = case["width"], case["height"]
@@ -131,6 +226,11 @@ def jpeg_make(case):
         buf = io.BytesIO()
         rgb.save(buf, format="JPEG", subsampling=sub, quality=90)
         variants.append((name, None, edit(buf.getvalue())))
+    variants += [
+        ("restart 444 every MCU", None, restart_jpeg(w, h, case["seed"], 1, False)),
+        ("restart 444 every 5 MCUs", None, restart_jpeg(w, h, case["seed"] + 1, 5, False)),
+        ("restart gray every 3 MCUs", None, restart_jpeg(w, h, case["seed"] + 2, 3, True)),
+    ]
     out = []
     for name, img, opts in variants:
         if img is None:
