@@ -14,14 +14,19 @@ export function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Runs `scripts/<script>` with `args` and parses its stdout as JSON; null (with a warning) on failure. */
+/**
+ * Runs `scripts/<script>` with `args` (and extra environment variables) and parses its stdout as
+ * JSON; null (with a warning) on failure.
+ */
 export async function runPythonReference<T = Record<string, unknown>>(
   script: string,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<T | null> {
   try {
     const out = await new Deno.Command(PYTHON, {
       args: [new URL(script, import.meta.url).pathname, ...args],
+      env,
       stdout: "piped",
       stderr: "piped",
     }).output();

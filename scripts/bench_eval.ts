@@ -162,6 +162,9 @@ interface ReferenceOut {
   distSeconds: number[];
   metricsSeconds: number[];
   torchThreads: number;
+  /** open-reid's own cmc + mean_ap with sklearn, where scikit-learn is installed. */
+  openReidMetricsSeconds?: number[];
+  openReidMAP?: number;
 }
 
 function writeRaw(path: string, a: Float32Array | Int32Array) {
@@ -253,6 +256,22 @@ function main() {
     ["total", s(tsWhole) + " (evaluateFeatures)", s(pyTotal) + " (distances + metrics)"],
     ["speed-up, metrics", `${(pyMetrics / tsMetrics).toFixed(1)}x`, "1x"],
     ["speed-up, whole evaluation", `${(pyTotal / tsWhole).toFixed(1)}x`, "1x"],
+    ...(ref.openReidMetricsSeconds
+      ? (() => {
+        const orM = median(ref.openReidMetricsSeconds!);
+        const orT = median(ref.distSeconds.map((d, i) => d + ref.openReidMetricsSeconds![i]));
+        return [
+          ["open-reid metrics (sklearn AP)", "", s(orM) + " (cmc + mean_ap, as ECN runs them)"],
+          ["open-reid total", "", s(orT) + " (distances + open-reid metrics)"],
+          ["speed-up vs open-reid, whole", `${(orT / tsWhole).toFixed(1)}x`, "1x"],
+          ["mAP, open-reid with sklearn (%)", pct(r.mAP), pct(ref.openReidMAP!)],
+        ] as [string, string, string][];
+      })()
+      : [["open-reid metrics (sklearn AP)", "", "scikit-learn not installed"] as [
+        string,
+        string,
+        string,
+      ]]),
     [
       "valid / skipped queries",
       `${r.validQueries} / ${r.skippedQueries}`,

@@ -9,7 +9,10 @@ writes them. Per round it times (1) the squared Euclidean distance matrix comput
 `pairwise_distance` does (x² row sums expanded + y² row sums expanded, then `addmm_(x, y.t(),
 beta=1, alpha=-2)`) with N torch threads, and (2) the metrics in NumPy the reference way (argsort
 of every row, sklearn-style AP transcribed in NumPy, CMC; tests/oracle/eval_reference.py).
-Prints one JSON line: the figures of the last round and the per-round times.
+Prints one JSON line: the figures of the last round and the per-round times. Where scikit-learn
+is installed (Debian python3-sklearn) it also times (3) open-reid's own `cmc` + `mean_ap`
+(reid/evaluation_metrics/ranking.py: two argsorts and sklearn's `average_precision_score` per
+query), the code the ECN reference runs: `openReidMetricsSeconds`, `openReidMAP`.
 """
 
 import argparse
@@ -43,6 +46,38 @@ def pairwise_distance(x, y):
     return dist
 
 
+def open_reid_metrics(distmat, query_ids, gallery_ids, query_cams, gallery_cams):
+    """open-reid's `mean_ap` and Market-1501 `cmc` (first match only), as the reference calls
+    them from `evaluate_all`: each argsorts the whole matrix; AP is sklearn's per query."""
+    from sklearn.metrics import average_precision_score
+
+    m, n = distmat.shape
+    indices = np.argsort(distmat, axis=1)
+    matches = gallery_ids[indices] == query_ids[:, np.newaxis]
+    aps = []
+    for i in range(m):
+        valid = (gallery_ids[indices[i]] != query_ids[i]) | (gallery_cams[indices[i]] != query_cams[i])
+        y_true = matches[i, valid]
+        y_score = -distmat[i][indices[i]][valid]
+        if not np.any(y_true):
+            continue
+        aps.append(average_precision_score(y_true, y_score))
+    mean_ap = float(np.mean(aps))
+    indices = np.argsort(distmat, axis=1)
+    matches = gallery_ids[indices] == query_ids[:, np.newaxis]
+    ret = np.zeros(100)
+    num_valid = 0
+    for i in range(m):
+        valid = (gallery_ids[indices[i]] != query_ids[i]) | (gallery_cams[indices[i]] != query_cams[i])
+        if not np.any(matches[i, valid]):
+            continue
+        index = np.nonzero(matches[i, valid])[0]
+        if index[0] < 100:
+            ret[index[0]:] += 1
+        num_valid += 1
+    return mean_ap, ret / num_valid
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
@@ -63,7 +98,13 @@ def main():
     gids = read(os.path.join(d, "gids.i32"), "<i4", a.ng)
     gcams = read(os.path.join(d, "gcams.i32"), "<i4", a.ng)
 
-    dist_s, metrics_s = [], []
+    try:
+        import sklearn.metrics  # noqa: F401
+        has_sklearn = True
+    except ImportError:
+        has_sklearn = False
+    dist_s, metrics_s, open_reid_s = [], [], []
+    open_reid_map = None
     res = None
     with torch.no_grad():
         for _ in range(a.rounds):
@@ -73,10 +114,16 @@ def main():
             t0 = time.perf_counter()
             res = evaluate(dist.numpy(), qids, qcams, gids, gcams, [1, 5, 10, 20], -1)
             metrics_s.append(time.perf_counter() - t0)
+            if has_sklearn:
+                t0 = time.perf_counter()
+                open_reid_map, _ = open_reid_metrics(dist.numpy(), qids, gids, qcams, gcams)
+                open_reid_s.append(time.perf_counter() - t0)
             del dist
     del res["perQuery"]
     res.update({"distSeconds": dist_s, "metricsSeconds": metrics_s,
                 "torchThreads": torch.get_num_threads()})
+    if has_sklearn:
+        res.update({"openReidMetricsSeconds": open_reid_s, "openReidMAP": open_reid_map})
     print(json.dumps(res))
 
 
