@@ -22,6 +22,8 @@ import {
   type TrainConfig,
 } from "../reid/config.ts";
 import { Trainer } from "../reid/trainer.ts";
+import { ProcessGroup } from "../dist/group.ts";
+import { CHILD_MARK, distEnvFrom, launch } from "../dist/launch.ts";
 import { setNumThreads, torchVersion } from "../tensor/mod.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -58,6 +60,13 @@ Run:
   --preset paper          the paper's setting: ResNet-50 (needs --weights, e.g. from
                           \`deno task weights resnet50 --out FILE\`), 256x128, 128+128, 60 epochs,
                           every other setting the reference default
+Several processes (data parallel on c10d/Gloo, CPU; batch sizes are per process):
+  --nproc N               start N processes on this machine; rank 0 logs, checkpoints, evaluates
+  --nnodes N --node-rank K --master-addr ADDR --master-port PORT
+                          several machines: the same command on each, K = 0..N-1
+  --dist-timeout SECONDS  bound on the rendezvous and on each collective (default 300)
+  Without --nproc, RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT (as torchrun sets them)
+  make this process one rank of a group.
 `;
 
 const NUM: Record<string, keyof TrainConfig> = {
@@ -112,6 +121,12 @@ export function parseTrainArgs(args: string[]): {
     resume: { type: "string" },
     device: { type: "string" },
     threads: { type: "string" },
+    nproc: { type: "string" },
+    nnodes: { type: "string" },
+    "node-rank": { type: "string" },
+    "master-addr": { type: "string" },
+    "master-port": { type: "string" },
+    "dist-timeout": { type: "string" },
   };
   for (const k of Object.keys(NUM)) options[k] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
@@ -222,6 +237,41 @@ async function main(): Promise<void> {
   );
   config.source = resolveDataset(config.source);
   if (config.target) config.target = resolveDataset(config.target);
+  const int = (flag: string): number | undefined => {
+    const v = values[flag] as string | undefined;
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new Error(`--${flag} expects a non-negative integer, got '${v}'`);
+    return Number(v);
+  };
+  if (values.nproc !== undefined && !Deno.env.get(CHILD_MARK)) {
+    // The launcher: the same command in N processes, all writing to this run folder.
+    const code = await launch({
+      nproc: int("nproc")!,
+      nnodes: int("nnodes"),
+      nodeRank: int("node-rank"),
+      masterAddr: values["master-addr"] as string | undefined,
+      masterPort: int("master-port"),
+      script: fileURLToPath(import.meta.url),
+      args: values.out === undefined ? [...Deno.args, "--out", config.out] : Deno.args,
+    });
+    if (code !== 0) throw new Error(`a process of the run failed (status ${code}); see above`);
+    return;
+  }
+  for (const f of ["nnodes", "node-rank", "master-addr", "master-port"]) {
+    if (values[f] !== undefined && !Deno.env.get(CHILD_MARK)) {
+      throw new Error(`--${f} goes with --nproc (or use the torchrun environment variables)`);
+    }
+  }
+  const dist = distEnvFrom();
+  const timeout = values["dist-timeout"] === undefined ? undefined : Number(values["dist-timeout"]);
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new Error(`--dist-timeout expects seconds > 0, got '${values["dist-timeout"]}'`);
+  }
+  const group = dist && dist.worldSize > 1
+    ? ProcessGroup.init({ ...dist, timeoutSeconds: timeout })
+    : undefined;
+  const rank0 = !group || group.rank === 0;
+  if (!rank0) console.log = () => {};
   console.log(
     `ECN training (${torchVersion()}): ${config.arch}, ${config.height}x${config.width}, ` +
       `${
@@ -231,7 +281,11 @@ async function main(): Promise<void> {
       }, ` +
       `${config.epochs} epochs -> ${config.out}`,
   );
-  const trainer = await Trainer.create(config, { resume: values.resume as string | undefined });
+  const trainer = await Trainer.create(config, {
+    resume: values.resume as string | undefined,
+    group,
+    quiet: !rank0,
+  });
   try {
     const result = await trainer.fit();
     if (result) {
@@ -246,6 +300,7 @@ async function main(): Promise<void> {
     );
   } finally {
     trainer.dispose();
+    group?.destroy();
   }
 }
 
