@@ -98,6 +98,7 @@ int32_t ts_backward(ts_tensor t, ts_tensor grad, int32_t retain_graph) {
 int32_t ts_grad(ts_tensor t, ts_tensor* out) {
   TS_STATUS({
     const auto& g = T(t).grad();
+    if (out == nullptr) throw std::invalid_argument("grad: null output buffer");
     out[0] = g.defined() ? ts::box(g) : nullptr;
     return g.defined() ? 1 : 0;
   })

@@ -3,9 +3,51 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/version.h>
 
+#include <csignal>
+#include <cstring>
+#include <unistd.h>
+
 #include "common.h"
 
 namespace ts {
+
+// A native crash the exception barrier cannot catch (an integer division by zero, an illegal
+// instruction, a bus error, an abort) ends the process with a message and status 128+signal,
+// instead of whatever a launcher makes of a signal death (npm's Deno launcher reports 0). Only
+// signals still at their default action are taken; SIGSEGV is left to V8, which uses it.
+namespace {
+
+void fatal_signal(int sig) {
+  const char* name = sig == SIGFPE    ? "SIGFPE (arithmetic error, e.g. integer division by zero)"
+                     : sig == SIGILL  ? "SIGILL (illegal instruction)"
+                     : sig == SIGBUS  ? "SIGBUS (bus error)"
+                     : sig == SIGABRT ? "SIGABRT (abort)"
+                                      : "a fatal signal";
+  const char* head = "\necn_torch: fatal ";
+  const char* tail = " in native code; exiting with status 128+signal\n";
+  ssize_t ignored = write(2, head, strlen(head));
+  ignored = write(2, name, strlen(name));
+  ignored = write(2, tail, strlen(tail));
+  (void)ignored;
+  _exit(128 + sig);
+}
+
+struct FatalSignalHandlers {
+  FatalSignalHandlers() {
+    for (int sig : {SIGFPE, SIGILL, SIGBUS, SIGABRT}) {
+      struct sigaction old {};
+      if (sigaction(sig, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+      struct sigaction sa {};
+      sa.sa_handler = fatal_signal;
+      sigemptyset(&sa.sa_mask);
+      sa.sa_flags = SA_RESETHAND;
+      sigaction(sig, &sa, nullptr);
+    }
+  }
+};
+const FatalSignalHandlers g_fatal_signal_handlers;
+
+}  // namespace
 
 std::atomic<int64_t> g_live{0};
 static thread_local std::string t_error;

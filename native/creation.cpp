@@ -94,6 +94,7 @@ int32_t ts_shape(ts_tensor t, int64_t* out, int32_t capacity) {
   TS_STATUS({
     const auto& x = T(t);
     if (x.dim() > capacity) throw std::invalid_argument("shape buffer too small");
+    if (out == nullptr && x.dim() > 0) throw std::invalid_argument("shape: null output buffer");
     for (int64_t i = 0; i < x.dim(); ++i) out[i] = x.size(i);
     return static_cast<int32_t>(x.dim());
   })
@@ -106,6 +107,7 @@ int32_t ts_dtype(ts_tensor t) {
 int32_t ts_device(ts_tensor t, int32_t* out_type_index) {
   TS_STATUS({
     auto d = T(t).device();
+    if (out_type_index == nullptr) throw std::invalid_argument("device: null output buffer");
     out_type_index[0] = d.is_cuda() ? 1 : 0;
     out_type_index[1] = d.has_index() ? d.index() : 0;
     return 0;
@@ -122,6 +124,7 @@ int32_t ts_copy_to_buffer(ts_tensor t, void* out, int64_t nbytes) {
     int64_t need = x.numel() * static_cast<int64_t>(x.element_size());
     if (nbytes != need)
       throw std::invalid_argument("buffer has " + std::to_string(nbytes) + " bytes, tensor needs " + std::to_string(need));
+    if (need > 0 && out == nullptr) throw std::invalid_argument("copy_to_buffer: null output buffer");
     if (need > 0) std::memcpy(out, x.data_ptr(), static_cast<size_t>(need));
     return 0;
   })
@@ -132,6 +135,7 @@ int32_t ts_item(ts_tensor t, double* out) {
     const auto& x = T(t);
     if (x.numel() != 1)
       throw std::invalid_argument("item() needs a tensor with one element, got shape " + c10::str(x.sizes()));
+    if (out == nullptr) throw std::invalid_argument("item: null output buffer");
     out[0] = x.item<double>();
     return 0;
   })

@@ -205,6 +205,7 @@ ts_tensor ts_softmax(ts_tensor a, int64_t dim, int32_t log) {
 
 int32_t ts_topk(ts_tensor a, int64_t k, int64_t dim, int32_t largest, int32_t sorted, ts_tensor* out2) {
   TS_STATUS({
+    if (out2 == nullptr) throw std::invalid_argument("topk: null output buffer");
     auto r = at::topk(T(a), k, dim, largest != 0, sorted != 0);
     out2[0] = ts::box(std::get<0>(r));
     out2[1] = ts::box(std::get<1>(r));
@@ -214,6 +215,7 @@ int32_t ts_topk(ts_tensor a, int64_t k, int64_t dim, int32_t largest, int32_t so
 
 int32_t ts_sort(ts_tensor a, int64_t dim, int32_t descending, int32_t stable, ts_tensor* out2) {
   TS_STATUS({
+    if (out2 == nullptr) throw std::invalid_argument("sort: null output buffer");
     auto r = at::sort(T(a), c10::optional<bool>(stable != 0), dim, descending != 0);
     out2[0] = ts::box(std::get<0>(r));
     out2[1] = ts::box(std::get<1>(r));

@@ -35,7 +35,10 @@ ts_tensor ts_batch_norm(ts_tensor x, ts_tensor w, ts_tensor b, ts_tensor running
   TS_TENSOR({
     const auto& in = T(x, "input");
     if (in.dim() < 2) throw std::invalid_argument("batch_norm expects (N, C, ...) input, got shape " + c10::str(in.sizes()));
-    if (training && in.numel() / in.size(1) <= 1)
+    // Values per channel: N * H * W... (computed without dividing by C, which may be 0).
+    int64_t per_channel = in.size(0);
+    for (int64_t d = 2; d < in.dim(); ++d) per_channel *= in.size(d);
+    if (training && per_channel <= 1)
       throw std::invalid_argument("batch_norm in training mode needs more than one value per channel, got input shape " +
                                   c10::str(in.sizes()));
     return ts::box(at::batch_norm(in, ts::opt(w, "weight"), ts::opt(b, "bias"), ts::opt(running_mean, "running_mean"),

@@ -54,5 +54,11 @@ if [ ! -x node_modules/.bin/deno ] || ! cmp -s package-lock.json node_modules/.p
   npm install --no-audit --no-fund --no-save --loglevel=error
   cp package-lock.json node_modules/.package-lock.json.stamp
 fi
+# npm's launcher (node_modules/deno/bin.cjs) exits 0 when Deno dies from a signal (it passes on
+# spawnSync's null status): point node_modules/.bin/deno at the binary itself, so that a crash
+# exits with 128+signal (tests/exit_status_test.ts checks it).
+if [ -x node_modules/deno/deno ] && [ "$(readlink node_modules/.bin/deno)" != ../deno/deno ]; then
+  ln -sfn ../deno/deno node_modules/.bin/deno
+fi
 node_modules/.bin/deno --version | head -n 1
 node_modules/.bin/deno task build
