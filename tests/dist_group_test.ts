@@ -18,7 +18,7 @@ function worker(kind: string): void {
     worldSize: world,
     masterAddr: "127.0.0.1",
     masterPort: Number(Deno.env.get("MASTER_PORT")),
-    timeoutSeconds: 20,
+    timeoutSeconds: Number(Deno.env.get("ECN_DIST_TEST_TIMEOUT") ?? 20),
   });
   const out: Record<string, unknown> = {};
   if (kind === "collectives") {
@@ -42,6 +42,22 @@ function worker(kind: string): void {
     }));
     out.gather = { shape: g.shape, values: g.toNumbers() };
     pg.barrier();
+  } else if (kind === "hang" || kind === "stop") {
+    const x = tensor([1]);
+    pg.allReduce([x]);
+    if (rank === 1) {
+      if (kind === "stop") Deno.kill(Deno.pid, "SIGSTOP"); // frozen: no heartbeat either
+      const until = performance.now() + 30_000; // alive (heartbeat runs) but never collective
+      while (performance.now() < until) { /* spin */ }
+    }
+    const t0 = performance.now();
+    try {
+      pg.allReduce([x]);
+      out.error = null;
+    } catch (e) {
+      out.error = (e as Error).message;
+    }
+    out.seconds = (performance.now() - t0) / 1000;
   } else if (kind === "die") {
     const x = tensor([1]);
     pg.allReduce([x]);
@@ -107,3 +123,29 @@ Deno.test({
     assert.ok((o.seconds as number) < 20, `bounded by the timeout: ${o.seconds} s`);
   },
 });
+
+for (
+  const [kind, expect] of [
+    [
+      "hang",
+      /failed on rank 0 of 2: rank 1 \(at collective 1\) is alive but has not reached collective 2/,
+    ],
+    ["stop", /failed on rank 0 of 2: rank 1 stopped responding/],
+  ] as const
+) {
+  Deno.test({
+    name: `a peer that ${
+      kind === "hang" ? "spins outside the collectives" : "is frozen (SIGSTOP)"
+    } fails the collective after the timeout, naming it`,
+    ignore: !available,
+    async fn() {
+      const env = { ECN_DIST_TEST_KIND: kind, ECN_DIST_TEST_TIMEOUT: "3" };
+      const res = await runRanks(import.meta.url, 2, env, freePort(), 60, 0);
+      const o = res[0].result!;
+      assert.ok(o, res[0].output);
+      assert.match(String(o.error), expect);
+      // the 3 s timeout plus the 2 s heartbeat check, with slack for a loaded machine
+      assert.ok(o.seconds >= 3 && o.seconds < 15, `${o.seconds} s`);
+    },
+  });
+}

@@ -19,7 +19,7 @@ export interface RankRun {
 
 /**
  * Runs `script` as `world` processes with RANK/WORLD_SIZE/MASTER_* set (1 thread each), killed
- * after `timeoutSeconds`.
+ * after `timeoutSeconds`, or as soon as rank `killOthersWhenRankExits` has exited.
  */
 export async function runRanks(
   script: string,
@@ -27,6 +27,7 @@ export async function runRanks(
   env: Record<string, string>,
   port: number,
   timeoutSeconds = 120,
+  killOthersWhenRankExits?: number,
 ): Promise<RankRun[]> {
   const path = script.startsWith("file:") ? fileURLToPath(script) : script;
   const children = Array.from({ length: world }, (_, rank) =>
@@ -44,13 +45,17 @@ export async function runRanks(
       stdout: "piped",
       stderr: "piped",
     }).spawn());
-  const timer = setTimeout(() => {
+  const timer = setTimeout(() => killAll(), timeoutSeconds * 1000);
+  const killAll = () => {
     for (const c of children) {
       try {
         c.kill("SIGKILL");
       } catch { /* already gone */ }
     }
-  }, timeoutSeconds * 1000);
+  };
+  if (killOthersWhenRankExits !== undefined) {
+    children[killOthersWhenRankExits].status.then(killAll);
+  }
   try {
     return await Promise.all(children.map(async (c) => {
       const o = await c.output();
