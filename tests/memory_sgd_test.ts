@@ -112,7 +112,7 @@ oracleTest(
       for (const grp of groups) {
         const sub = grp.indices.map((i) => ps[i]);
         const subBufs = grp.indices.map((i) => bufs[i]);
-        T.sgdStep(sub, subBufs, { lr: grp.lr, ...cfg }, (p) => new T.Tensor(p));
+        T.sgdStep(sub, subBufs, { lr: grp.lr, ...cfg });
         grp.indices.forEach((i, k) => (bufs[i] = subBufs[k]));
       }
     }

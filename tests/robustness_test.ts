@@ -4,6 +4,7 @@ import "./native.ts";
 import assert from "node:assert";
 import * as T from "../src/tensor/mod.ts";
 import { lib } from "../src/ffi/library.ts";
+import { handleOf } from "../src/tensor/tensor.ts";
 
 type Bad = [string, () => unknown];
 
@@ -131,9 +132,9 @@ function badCalls(): Bad[] {
     ["indexCopy_ shape", () => a.indexCopy_(0, idx, b)],
     [
       "sgdStep nesterov without momentum",
-      () => T.sgdStep([a], [undefined], { lr: 0.1, nesterov: true }, (p) => new T.Tensor(p)),
+      () => T.sgdStep([a], [undefined], { lr: 0.1, nesterov: true }),
     ],
-    ["sgdStep slots", () => T.sgdStep([a], [], { lr: 0.1 }, (p) => new T.Tensor(p))],
+    ["sgdStep slots", () => T.sgdStep([a], [], { lr: 0.1 })],
   ];
   // Every op on a freed tensor.
   const onFreed: Array<[string, (t: T.Tensor) => unknown]> = [
@@ -155,7 +156,7 @@ function badCalls(): Bad[] {
     ["linear", (t) => T.linear(a, t)],
     ["exemplarMemory", (t) => T.exemplarMemory(a, idx, t, 0.1)],
     ["as other", (t) => a.add(t)],
-    ["sgdStep", (t) => T.sgdStep([t], [undefined], { lr: 1 }, (p) => new T.Tensor(p))],
+    ["sgdStep", (t) => T.sgdStep([t], [undefined], { lr: 1 })],
     ["setRequiresGrad", (t) => t.setRequiresGrad()],
   ];
   for (const [n, f] of onFreed) calls.push([`freed: ${n}`, () => f(freed)]);
@@ -167,13 +168,13 @@ function badCalls(): Bad[] {
     ["null conv", () => lib().ts_conv2d(null, null, null, new BigInt64Array(7))],
     ["null backward", () => lib().ts_backward(null, null, 0)],
     ["null copy_to_buffer", () => lib().ts_copy_to_buffer(null, new Uint8Array(4), 4n)],
-    ["unknown binary op", () => lib().ts_binary(99, a.handle(), a.handle())],
-    ["unknown unary op", () => lib().ts_unary(99, a.handle())],
-    ["unknown reduce op", () => lib().ts_reduce(99, a.handle(), new BigInt64Array(1), 0, 0)],
+    ["unknown binary op", () => lib().ts_binary(99, handleOf(a), handleOf(a))],
+    ["unknown unary op", () => lib().ts_unary(99, handleOf(a))],
+    ["unknown reduce op", () => lib().ts_reduce(99, handleOf(a), new BigInt64Array(1), 0, 0)],
     ["bad dtype code", () => lib().ts_full(new BigInt64Array(1), 1, 0, 42, 0, 0)],
     ["bad device code", () => lib().ts_full(new BigInt64Array(1), 1, 0, 6, 7, 0)],
     ["bad rank", () => lib().ts_full(new BigInt64Array(1), 99, 0, 6, 0, 0)],
-    ["buffer size", () => lib().ts_copy_to_buffer(a.handle(), new Uint8Array(3), 3n)],
+    ["buffer size", () => lib().ts_copy_to_buffer(handleOf(a), new Uint8Array(3), 3n)],
     [
       "from_data size",
       () => lib().ts_from_data(new Uint8Array(3), 3n, new BigInt64Array([2n]), 1, 6, 0, 0),

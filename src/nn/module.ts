@@ -9,14 +9,7 @@
  *
  * @module
  */
-import {
-  type DeviceLike,
-  type DType,
-  keep,
-  noGrad,
-  type Tensor,
-  TorchError,
-} from "../tensor/mod.ts";
+import { type DeviceLike, type DType, keep, noGrad, Tensor, TorchError } from "../tensor/mod.ts";
 import type { RawStateDict } from "./weights.ts";
 import { rawToTensor } from "./state_dict.ts";
 
@@ -282,5 +275,5 @@ export abstract class Module {
 }
 
 function isTensor(x: unknown): x is Tensor {
-  return typeof (x as Tensor).handle === "function";
+  return x instanceof Tensor;
 }

@@ -115,7 +115,7 @@ export class SGD {
         dampening: this.dampening,
         weightDecay: g.weightDecay,
         nesterov: this.nesterov,
-      }, (ptr) => keep(new Tensor(ptr)));
+      });
     });
     return n;
   }

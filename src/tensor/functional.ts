@@ -6,7 +6,21 @@
  */
 import { lib } from "../ffi/library.ts";
 import { TorchError } from "./errors.ts";
-import { check, dimsBuffer, handleList, type Tensor, wrap } from "./tensor.ts";
+import {
+  check,
+  dimsBuffer,
+  handleList,
+  handleOf,
+  keptTensor,
+  type Ptr,
+  type Tensor,
+  wrap,
+} from "./tensor.ts";
+
+/** The handle of an optional tensor argument (null when absent). */
+function optHandle(t: Tensor | null | undefined, op: string): Ptr | null {
+  return t ? handleOf(t, op) : null;
+}
 
 /** A size per spatial dimension: one number for both, or [height, width]. */
 export type Pair = number | [number, number];
@@ -34,9 +48,9 @@ export function conv2d(
   const params = dimsBuffer([s[0], s[1], p[0], p[1], d[0], d[1], opts.groups ?? 1]);
   return wrap(
     lib().ts_conv2d(
-      x.handle("conv2d"),
-      weight.handle("conv2d"),
-      bias?.handle("conv2d") ?? null,
+      handleOf(x, "conv2d"),
+      handleOf(weight, "conv2d"),
+      optHandle(bias, "conv2d"),
       params,
     ),
     "conv2d",
@@ -61,11 +75,11 @@ export function batchNorm(
 ): Tensor {
   return wrap(
     lib().ts_batch_norm(
-      x.handle("batchNorm"),
-      opts.weight?.handle("batchNorm") ?? null,
-      opts.bias?.handle("batchNorm") ?? null,
-      runningMean?.handle("batchNorm") ?? null,
-      runningVar?.handle("batchNorm") ?? null,
+      handleOf(x, "batchNorm"),
+      optHandle(opts.weight, "batchNorm"),
+      optHandle(opts.bias, "batchNorm"),
+      optHandle(runningMean, "batchNorm"),
+      optHandle(runningVar, "batchNorm"),
       opts.training ? 1 : 0,
       opts.momentum ?? 0.1,
       opts.eps ?? 1e-5,
@@ -77,7 +91,7 @@ export function batchNorm(
 /** x @ weightᵀ + bias. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   return wrap(
-    lib().ts_linear(x.handle("linear"), weight.handle("linear"), bias?.handle("linear") ?? null),
+    lib().ts_linear(handleOf(x, "linear"), handleOf(weight, "linear"), optHandle(bias, "linear")),
     "linear",
   );
 }
@@ -94,7 +108,7 @@ export function maxPool2d(
   const d = pair(opts.dilation, 1, "maxPool2d");
   return wrap(
     lib().ts_max_pool2d(
-      x.handle("maxPool2d"),
+      handleOf(x, "maxPool2d"),
       dimsBuffer([k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]]),
       opts.ceilMode ? 1 : 0,
     ),
@@ -113,7 +127,7 @@ export function avgPool2d(
   const p = pair(opts.padding, 0, "avgPool2d");
   return wrap(
     lib().ts_avg_pool2d(
-      x.handle("avgPool2d"),
+      handleOf(x, "avgPool2d"),
       dimsBuffer([k[0], k[1], s[0], s[1], p[0], p[1]]),
       opts.ceilMode ? 1 : 0,
       opts.countIncludePad === false ? 0 : 1,
@@ -126,7 +140,7 @@ export function avgPool2d(
 export function adaptiveAvgPool2d(x: Tensor, out: Pair = 1): Tensor {
   const o = pair(out, 1, "adaptiveAvgPool2d");
   return wrap(
-    lib().ts_adaptive_pool2d(x.handle("adaptiveAvgPool2d"), BigInt(o[0]), BigInt(o[1]), 0),
+    lib().ts_adaptive_pool2d(handleOf(x, "adaptiveAvgPool2d"), BigInt(o[0]), BigInt(o[1]), 0),
     "adaptiveAvgPool2d",
   );
 }
@@ -135,14 +149,14 @@ export function adaptiveAvgPool2d(x: Tensor, out: Pair = 1): Tensor {
 export function adaptiveMaxPool2d(x: Tensor, out: Pair = 1): Tensor {
   const o = pair(out, 1, "adaptiveMaxPool2d");
   return wrap(
-    lib().ts_adaptive_pool2d(x.handle("adaptiveMaxPool2d"), BigInt(o[0]), BigInt(o[1]), 1),
+    lib().ts_adaptive_pool2d(handleOf(x, "adaptiveMaxPool2d"), BigInt(o[0]), BigInt(o[1]), 1),
     "adaptiveMaxPool2d",
   );
 }
 
 /** Dropout with probability `p` (identity when not training). */
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
-  return wrap(lib().ts_dropout(x.handle("dropout"), p, training ? 1 : 0), "dropout");
+  return wrap(lib().ts_dropout(handleOf(x, "dropout"), p, training ? 1 : 0), "dropout");
 }
 
 /** Cross-entropy of logits (N, C) against int64 class targets (N) or class probabilities (N, C). */
@@ -153,8 +167,8 @@ export function crossEntropy(
 ): Tensor {
   return wrap(
     lib().ts_cross_entropy(
-      logits.handle("crossEntropy"),
-      target.handle("crossEntropy"),
+      handleOf(logits, "crossEntropy"),
+      handleOf(target, "crossEntropy"),
       REDUCTION[opts.reduction ?? "mean"],
       BigInt(opts.ignoreIndex ?? -100),
       opts.labelSmoothing ?? 0,
@@ -171,8 +185,8 @@ export function nllLoss(
 ): Tensor {
   return wrap(
     lib().ts_nll_loss(
-      logProbs.handle("nllLoss"),
-      target.handle("nllLoss"),
+      handleOf(logProbs, "nllLoss"),
+      handleOf(target, "nllLoss"),
       REDUCTION[opts.reduction ?? "mean"],
       BigInt(opts.ignoreIndex ?? -100),
     ),
@@ -187,7 +201,7 @@ export function normalize(
 ): Tensor {
   return wrap(
     lib().ts_normalize(
-      x.handle("normalize"),
+      handleOf(x, "normalize"),
       opts.p ?? 2,
       BigInt(opts.dim ?? 1),
       opts.eps ?? 1e-12,
@@ -205,7 +219,7 @@ export function interpolate(
   const mode = { nearest: 0, bilinear: 1, bicubic: 2 }[opts.mode ?? "bilinear"];
   return wrap(
     lib().ts_interpolate(
-      x.handle("interpolate"),
+      handleOf(x, "interpolate"),
       BigInt(size[0]),
       BigInt(size[1]),
       mode,
@@ -229,9 +243,9 @@ export function exemplarMemory(
 ): Tensor {
   return wrap(
     lib().ts_exemplar_memory(
-      inputs.handle("exemplarMemory"),
-      indexes.handle("exemplarMemory"),
-      memory.handle("exemplarMemory"),
+      handleOf(inputs, "exemplarMemory"),
+      handleOf(indexes, "exemplarMemory"),
+      handleOf(memory, "exemplarMemory"),
       alpha,
     ),
     "exemplarMemory",
@@ -254,14 +268,14 @@ export interface SgdStepOptions {
 
 /**
  * One fused `torch.optim.SGD` step over `params` (those without a gradient are skipped).
- * `buffers[i]` holds parameter i's momentum buffer; undefined entries are created on first use.
+ * `buffers[i]` holds parameter i's momentum buffer; undefined entries are created on first use,
+ * as tensors that no scope owns (they are optimizer state: dispose them with the optimizer).
  * Returns how many parameters were updated.
  */
 export function sgdStep(
   params: readonly Tensor[],
   buffers: Array<Tensor | undefined>,
   opts: SgdStepOptions,
-  makeBuffer: (ptr: Deno.PointerObject) => Tensor,
 ): number {
   if (buffers.length !== params.length) {
     throw new TorchError(
@@ -273,7 +287,7 @@ export function sgdStep(
   const b = new BigUint64Array(params.length);
   for (let i = 0; i < buffers.length; i++) {
     const t = buffers[i];
-    b[i] = t ? BigInt(Deno.UnsafePointer.value(t.handle("sgdStep"))) : 0n;
+    b[i] = t ? BigInt(Deno.UnsafePointer.value(handleOf(t, "sgdStep"))) : 0n;
   }
   const n = check(
     lib().ts_sgd_step(
@@ -290,7 +304,7 @@ export function sgdStep(
   );
   for (let i = 0; i < buffers.length; i++) {
     if (buffers[i] === undefined && b[i] !== 0n) {
-      buffers[i] = makeBuffer(Deno.UnsafePointer.create(b[i]) as Deno.PointerObject);
+      buffers[i] = keptTensor(Deno.UnsafePointer.create(b[i]) as Ptr);
     }
   }
   return n;

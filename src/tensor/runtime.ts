@@ -5,7 +5,7 @@
  */
 import { lib } from "../ffi/library.ts";
 import { raise } from "./errors.ts";
-import { check, Tensor, wrap } from "./tensor.ts";
+import { check, handleOf, Tensor, wrap } from "./tensor.ts";
 
 /** Runs `fn` with gradient recording off (restored afterwards, also on throw). */
 export function noGrad<T>(fn: () => T): T {
@@ -36,7 +36,7 @@ export function rngState(): Tensor {
 
 /** Restores a state from `rngState()`. */
 export function setRngState(state: Tensor): void {
-  check(lib().ts_rng_set_state(state.handle("setRngState")), "setRngState");
+  check(lib().ts_rng_set_state(handleOf(state, "setRngState")), "setRngState");
 }
 
 /** Sets libtorch's intra-op threads; returns the number in effect. */

@@ -22,7 +22,7 @@ import {
   type TypedArray,
 } from "./dtype.ts";
 import { raise, TorchError } from "./errors.ts";
-import { currentScope } from "./scope.ts";
+import { currentScope, keep } from "./scope.ts";
 
 /** A native libtorch tensor handle, owned by exactly one {@link Tensor}. */
 export type Ptr = Deno.PointerObject;
@@ -40,7 +40,7 @@ let pendingArm: Tensor[] = [];
 function armPending(): void {
   const list = pendingArm;
   pendingArm = [];
-  for (const t of list) t.armNow();
+  for (const t of list) armNow(t);
 }
 
 // Scratch buffers for shapes and small out-parameters (calls are synchronous, so reuse is safe).
@@ -64,10 +64,33 @@ export function dimsBuffer(dims: readonly number[], which: 0 | 1 = 0): BigInt64A
   return buf;
 }
 
-/** Wraps a returned handle; throws the shim's error as TorchError(op) for null. */
+// Module-private access to a Tensor's handle and constructor (set in the class's static block).
+// Nothing outside src/ reaches these: mod.ts exports neither, so callers never hold a raw pointer.
+let makeTensor: (p: Ptr) => Tensor;
+let armNow: (t: Tensor) => void;
+let ptrOf: (t: Tensor, op: string) => Ptr;
+const INTERNAL: unique symbol = Symbol("Tensor.internal");
+
+/**
+ * Wraps an owned handle returned by the shim; throws the shim's error as TorchError(op) for null
+ * (internal: not exported by mod.ts).
+ */
 export function wrap(p: Ptr | null, op: string): Tensor {
   if (p === null) raise(op);
-  return new Tensor(p);
+  return makeTensor(p);
+}
+
+/** Wraps an owned handle as a tensor that no scope owns (internal: long-lived state). */
+export function keptTensor(p: Ptr): Tensor {
+  return keep(makeTensor(p));
+}
+
+/**
+ * The raw handle of `t`, borrowed for one foreign call; throws TorchError(op) if `t` was disposed
+ * or is not a Tensor (internal: not exported by mod.ts).
+ */
+export function handleOf(t: Tensor, op = "tensor"): Ptr {
+  return ptrOf(t, op);
 }
 
 /** Checks an int32 status; throws TorchError(op) for a negative one. */
@@ -79,7 +102,7 @@ export function check(status: number, op: string): number {
 /** A handle list for ts_cat / ts_stack / ts_sgd_step. */
 export function handleList(ts: readonly Tensor[], op: string): BigUint64Array<ArrayBuffer> {
   const a = new BigUint64Array(ts.length);
-  for (let i = 0; i < ts.length; i++) a[i] = BigInt(Deno.UnsafePointer.value(ts[i].handle(op)));
+  for (let i = 0; i < ts.length; i++) a[i] = BigInt(Deno.UnsafePointer.value(ptrOf(ts[i], op)));
   return a;
 }
 
@@ -87,7 +110,7 @@ function readOut2(op: string): [Tensor, Tensor] {
   const a = Deno.UnsafePointer.create(OUT2[0]);
   const b = Deno.UnsafePointer.create(OUT2[1]);
   if (a === null || b === null) raise(op);
-  return [new Tensor(a), new Tensor(b)];
+  return [makeTensor(a), makeTensor(b)];
 }
 
 /** Binary op codes of the shim (native/math.cpp). */
@@ -174,8 +197,26 @@ export class Tensor {
   #registered = false;
   #pendingArm = false;
 
-  /** Wraps an owned handle (internal: use the factory functions). */
-  constructor(ptr: Ptr) {
+  static {
+    makeTensor = (p) => new Tensor(INTERNAL, p);
+    armNow = (t) => t.#armNow();
+    ptrOf = (t, op) => {
+      if (!(t instanceof Object) || !(#ptr in t)) {
+        throw new TorchError(op, `expected a Tensor, got ${Object.prototype.toString.call(t)}`);
+      }
+      if (t.#ptr === null) throw new TorchError(op, "tensor was disposed (use after dispose)");
+      return t.#ptr;
+    };
+  }
+
+  /**
+   * Not callable from outside the library: tensors come from the factory functions (`tensor`,
+   * `zeros`, `randn`, ...) and from ops.
+   */
+  private constructor(key: typeof INTERNAL, ptr: Ptr) {
+    if (key !== INTERNAL) {
+      throw new TypeError("Tensor cannot be constructed directly; use tensor(), zeros(), ...");
+    }
     this.#ptr = ptr;
     // Inside a scope the scope frees the handle; the finalizer backstop (costly in V8: about a
     // microsecond per tensor) is only armed for tensors that no scope owns.
@@ -196,18 +237,12 @@ export class Tensor {
     if (pendingArm.length === 1) queueMicrotask(armPending);
   }
 
-  /** Registers with the finalizer if still alive (internal, see `escape`). */
-  armNow(): void {
+  /** Registers with the finalizer if still alive (see `escape`). */
+  #armNow(): void {
     this.#pendingArm = false;
     if (this.#registered || this.#ptr === null) return;
     registry.register(this, this.#ptr, this);
     this.#registered = true;
-  }
-
-  /** The raw handle; throws TorchError(op) if the tensor was disposed. */
-  handle(op = "tensor"): Ptr {
-    if (this.#ptr === null) throw new TorchError(op, "tensor was disposed (use after dispose)");
-    return this.#ptr;
   }
 
   /** Whether `dispose()` has been called. */
@@ -234,7 +269,7 @@ export class Tensor {
   /** Sizes of each dimension. */
   get shape(): readonly number[] {
     if (this.#shape === undefined) {
-      const n = check(lib().ts_shape(this.handle("shape"), SHAPE_A, 64), "shape");
+      const n = check(lib().ts_shape(ptrOf(this, "shape"), SHAPE_A, 64), "shape");
       const s: number[] = new Array(n);
       for (let i = 0; i < n; i++) s[i] = Number(SHAPE_A[i]);
       this.#shape = Object.freeze(s);
@@ -256,12 +291,12 @@ export class Tensor {
 
   /** Element type. */
   get dtype(): DType {
-    return dtypeFromCode(check(lib().ts_dtype(this.handle("dtype")), "dtype"));
+    return dtypeFromCode(check(lib().ts_dtype(ptrOf(this, "dtype")), "dtype"));
   }
 
   /** The device holding the data. */
   get device(): Device {
-    check(lib().ts_device(this.handle("device"), OUT_I32), "device");
+    check(lib().ts_device(ptrOf(this, "device"), OUT_I32), "device");
     return OUT_I32[0] === 1 ? { type: "cuda", index: OUT_I32[1] } : { type: "cpu", index: 0 };
   }
 
@@ -298,7 +333,7 @@ export class Tensor {
     const out = makeArray(dt, n);
     check(
       lib().ts_copy_to_buffer(
-        this.handle("toArray"),
+        ptrOf(this, "toArray"),
         out as Uint8Array<ArrayBuffer>,
         BigInt(n * DTYPE_SIZE[dt]),
       ),
@@ -315,7 +350,7 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    check(lib().ts_item(this.handle("item"), OUT_F64), "item");
+    check(lib().ts_item(ptrOf(this, "item"), OUT_F64), "item");
     return OUT_F64[0];
   }
 
@@ -329,7 +364,7 @@ export class Tensor {
     const dev = o.device === undefined ? undefined : toDevice(o.device);
     return wrap(
       lib().ts_to(
-        this.handle("to"),
+        ptrOf(this, "to"),
         o.dtype === undefined ? -1 : dtypeCode(o.dtype, "to"),
         dev === undefined ? -1 : dev.type === "cuda" ? 1 : 0,
         dev?.index ?? 0,
@@ -351,33 +386,33 @@ export class Tensor {
 
   /** A copy with its own storage (keeps autograd history). */
   clone(): Tensor {
-    return wrap(lib().ts_clone(this.handle("clone")), "clone");
+    return wrap(lib().ts_clone(ptrOf(this, "clone")), "clone");
   }
 
   /** The same data, cut from the autograd graph. */
   detach(): Tensor {
-    return wrap(lib().ts_detach(this.handle("detach")), "detach");
+    return wrap(lib().ts_detach(ptrOf(this, "detach")), "detach");
   }
 
   /** A row-major contiguous version. */
   contiguous(): Tensor {
-    return wrap(lib().ts_contiguous(this.handle("contiguous")), "contiguous");
+    return wrap(lib().ts_contiguous(ptrOf(this, "contiguous")), "contiguous");
   }
 
   /** A second handle to the same tensor (same storage and autograd identity). */
   alias(): Tensor {
-    return wrap(lib().ts_alias(this.handle("alias")), "alias");
+    return wrap(lib().ts_alias(ptrOf(this, "alias")), "alias");
   }
 
   /** Copies `src` into this tensor in place (broadcasting; no autograd). Returns this. */
   copy_(src: Tensor): this {
-    check(lib().ts_copy_(this.handle("copy_"), src.handle("copy_")), "copy_");
+    check(lib().ts_copy_(ptrOf(this, "copy_"), ptrOf(src, "copy_")), "copy_");
     return this;
   }
 
   /** Fills with `value` in place (no autograd). Returns this. */
   fill_(value: number): this {
-    check(lib().ts_fill_(this.handle("fill_"), value), "fill_");
+    check(lib().ts_fill_(ptrOf(this, "fill_"), value), "fill_");
     return this;
   }
 
@@ -391,23 +426,23 @@ export class Tensor {
   #bin(op: Bin, other: Tensor | number): Tensor {
     const name = BIN_NAMES[op];
     if (typeof other === "number") {
-      return wrap(lib().ts_binary_scalar(op, this.handle(name), other), name);
+      return wrap(lib().ts_binary_scalar(op, ptrOf(this, name), other), name);
     }
-    return wrap(lib().ts_binary(op, this.handle(name), other.handle(name)), name);
+    return wrap(lib().ts_binary(op, ptrOf(this, name), ptrOf(other, name)), name);
   }
 
   #binInplace(op: Bin, other: Tensor | number): this {
     const name = BIN_NAMES[op] + "_";
     if (typeof other === "number") {
-      check(lib().ts_binary_scalar_(op, this.handle(name), other), name);
+      check(lib().ts_binary_scalar_(op, ptrOf(this, name), other), name);
     } else {
-      check(lib().ts_binary_(op, this.handle(name), other.handle(name)), name);
+      check(lib().ts_binary_(op, ptrOf(this, name), ptrOf(other, name)), name);
     }
     return this;
   }
 
   #un(op: Un, name: string): Tensor {
-    return wrap(lib().ts_unary(op, this.handle(name)), name);
+    return wrap(lib().ts_unary(op, ptrOf(this, name)), name);
   }
 
   /** this + other (broadcasting). */
@@ -587,7 +622,7 @@ export class Tensor {
   clamp(min?: number, max?: number): Tensor {
     return wrap(
       lib().ts_clamp(
-        this.handle("clamp"),
+        ptrOf(this, "clamp"),
         min ?? 0,
         max ?? 0,
         min === undefined ? 0 : 1,
@@ -599,7 +634,7 @@ export class Tensor {
   /** this with `value` where `mask` is true. */
   maskedFill(mask: Tensor, value: number): Tensor {
     return wrap(
-      lib().ts_masked_fill(this.handle("maskedFill"), mask.handle("maskedFill"), value),
+      lib().ts_masked_fill(ptrOf(this, "maskedFill"), ptrOf(mask, "maskedFill"), value),
       "maskedFill",
     );
   }
@@ -609,7 +644,7 @@ export class Tensor {
   #reduce(op: number, name: string, dims?: number | number[], keepdim = false): Tensor {
     const d = dims === undefined ? [] : typeof dims === "number" ? [dims] : dims;
     return wrap(
-      lib().ts_reduce(op, this.handle(name), dimsBuffer(d), d.length, keepdim ? 1 : 0),
+      lib().ts_reduce(op, ptrOf(this, name), dimsBuffer(d), d.length, keepdim ? 1 : 0),
       name,
     );
   }
@@ -651,7 +686,7 @@ export class Tensor {
     return wrap(
       lib().ts_argreduce(
         0,
-        this.handle("argmax"),
+        ptrOf(this, "argmax"),
         BigInt(dim ?? 0),
         dim === undefined ? 0 : 1,
         keepdim ? 1 : 0,
@@ -664,7 +699,7 @@ export class Tensor {
     return wrap(
       lib().ts_argreduce(
         1,
-        this.handle("argmin"),
+        ptrOf(this, "argmin"),
         BigInt(dim ?? 0),
         dim === undefined ? 0 : 1,
         keepdim ? 1 : 0,
@@ -676,24 +711,24 @@ export class Tensor {
   norm(p = 2, dims?: number | number[], keepdim = false): Tensor {
     const d = dims === undefined ? [] : typeof dims === "number" ? [dims] : dims;
     return wrap(
-      lib().ts_norm(this.handle("norm"), p, dimsBuffer(d), d.length, keepdim ? 1 : 0),
+      lib().ts_norm(ptrOf(this, "norm"), p, dimsBuffer(d), d.length, keepdim ? 1 : 0),
       "norm",
     );
   }
   /** Cumulative sum along `dim`. */
   cumsum(dim: number): Tensor {
-    return wrap(lib().ts_cumsum(this.handle("cumsum"), BigInt(dim)), "cumsum");
+    return wrap(lib().ts_cumsum(ptrOf(this, "cumsum"), BigInt(dim)), "cumsum");
   }
 
   // ---- linear algebra, softmax, sorting ---------------------------------------------------------
 
   /** Matrix product with broadcasting (torch.matmul). */
   matmul(other: Tensor): Tensor {
-    return wrap(lib().ts_matmul(this.handle("matmul"), other.handle("matmul")), "matmul");
+    return wrap(lib().ts_matmul(ptrOf(this, "matmul"), ptrOf(other, "matmul")), "matmul");
   }
   /** 2-d matrix product. */
   mm(other: Tensor): Tensor {
-    return wrap(lib().ts_mm(this.handle("mm"), other.handle("mm")), "mm");
+    return wrap(lib().ts_mm(ptrOf(this, "mm"), ptrOf(other, "mm")), "mm");
   }
   /** Transpose of a 2-d tensor. */
   t(): Tensor {
@@ -704,11 +739,11 @@ export class Tensor {
   }
   /** Softmax along `dim`. */
   softmax(dim: number): Tensor {
-    return wrap(lib().ts_softmax(this.handle("softmax"), BigInt(dim), 0), "softmax");
+    return wrap(lib().ts_softmax(ptrOf(this, "softmax"), BigInt(dim), 0), "softmax");
   }
   /** Log-softmax along `dim`. */
   logSoftmax(dim: number): Tensor {
-    return wrap(lib().ts_softmax(this.handle("logSoftmax"), BigInt(dim), 1), "logSoftmax");
+    return wrap(lib().ts_softmax(ptrOf(this, "logSoftmax"), BigInt(dim), 1), "logSoftmax");
   }
   /** The k largest (or smallest) entries along `dim` and their indices. */
   topk(
@@ -717,7 +752,7 @@ export class Tensor {
   ): { values: Tensor; indices: Tensor } {
     check(
       lib().ts_topk(
-        this.handle("topk"),
+        ptrOf(this, "topk"),
         BigInt(k),
         BigInt(opts.dim ?? -1),
         opts.largest === false ? 0 : 1,
@@ -736,7 +771,7 @@ export class Tensor {
   ): { values: Tensor; indices: Tensor } {
     check(
       lib().ts_sort(
-        this.handle("sort"),
+        ptrOf(this, "sort"),
         BigInt(dim),
         opts.descending ? 1 : 0,
         opts.stable ? 1 : 0,
@@ -759,56 +794,56 @@ export class Tensor {
   /** Same data with a new shape (copies when needed; one dim may be -1). */
   reshape(shape: readonly number[]): Tensor {
     return wrap(
-      lib().ts_reshape(this.handle("reshape"), dimsBuffer(shape), shape.length),
+      lib().ts_reshape(ptrOf(this, "reshape"), dimsBuffer(shape), shape.length),
       "reshape",
     );
   }
   /** A view with a new shape (never copies; fails when the strides do not allow it). */
   view(shape: readonly number[]): Tensor {
-    return wrap(lib().ts_view(this.handle("view"), dimsBuffer(shape), shape.length), "view");
+    return wrap(lib().ts_view(ptrOf(this, "view"), dimsBuffer(shape), shape.length), "view");
   }
   /** Reorders dimensions. */
   permute(dims: readonly number[]): Tensor {
-    return wrap(lib().ts_permute(this.handle("permute"), dimsBuffer(dims), dims.length), "permute");
+    return wrap(lib().ts_permute(ptrOf(this, "permute"), dimsBuffer(dims), dims.length), "permute");
   }
   /** Swaps two dimensions. */
   transpose(d0: number, d1: number): Tensor {
-    return wrap(lib().ts_transpose(this.handle("transpose"), BigInt(d0), BigInt(d1)), "transpose");
+    return wrap(lib().ts_transpose(ptrOf(this, "transpose"), BigInt(d0), BigInt(d1)), "transpose");
   }
   /** Broadcasts to `shape` without copying (-1 keeps a size). */
   expand(shape: readonly number[]): Tensor {
-    return wrap(lib().ts_expand(this.handle("expand"), dimsBuffer(shape), shape.length), "expand");
+    return wrap(lib().ts_expand(ptrOf(this, "expand"), dimsBuffer(shape), shape.length), "expand");
   }
   /** Tiles the tensor. */
   repeat(repeats: readonly number[]): Tensor {
     return wrap(
-      lib().ts_repeat(this.handle("repeat"), dimsBuffer(repeats), repeats.length),
+      lib().ts_repeat(ptrOf(this, "repeat"), dimsBuffer(repeats), repeats.length),
       "repeat",
     );
   }
   /** Reverses the order along `dims`. */
   flip(dims: readonly number[]): Tensor {
-    return wrap(lib().ts_flip(this.handle("flip"), dimsBuffer(dims), dims.length), "flip");
+    return wrap(lib().ts_flip(ptrOf(this, "flip"), dimsBuffer(dims), dims.length), "flip");
   }
   /** Removes size-1 dims (only `dim` when given). */
   squeeze(dim?: number): Tensor {
     return wrap(
-      lib().ts_squeeze(this.handle("squeeze"), BigInt(dim ?? 0), dim === undefined ? 0 : 1),
+      lib().ts_squeeze(ptrOf(this, "squeeze"), BigInt(dim ?? 0), dim === undefined ? 0 : 1),
       "squeeze",
     );
   }
   /** Inserts a size-1 dim at `dim`. */
   unsqueeze(dim: number): Tensor {
-    return wrap(lib().ts_unsqueeze(this.handle("unsqueeze"), BigInt(dim)), "unsqueeze");
+    return wrap(lib().ts_unsqueeze(ptrOf(this, "unsqueeze"), BigInt(dim)), "unsqueeze");
   }
   /** Flattens dims start..end into one. */
   flatten(start = 0, end = -1): Tensor {
-    return wrap(lib().ts_flatten(this.handle("flatten"), BigInt(start), BigInt(end)), "flatten");
+    return wrap(lib().ts_flatten(ptrOf(this, "flatten"), BigInt(start), BigInt(end)), "flatten");
   }
   /** Elements start, start+step, ... < end along `dim` (a view). */
   slice(dim: number, start: number, end: number, step = 1): Tensor {
     return wrap(
-      lib().ts_slice(this.handle("slice"), BigInt(dim), BigInt(start), BigInt(end), BigInt(step)),
+      lib().ts_slice(ptrOf(this, "slice"), BigInt(dim), BigInt(start), BigInt(end), BigInt(step)),
       "slice",
     );
   }
@@ -818,12 +853,12 @@ export class Tensor {
   }
   /** The slice at `index` of `dim`, with that dim removed (a view). */
   select(dim: number, index: number): Tensor {
-    return wrap(lib().ts_select(this.handle("select"), BigInt(dim), BigInt(index)), "select");
+    return wrap(lib().ts_select(ptrOf(this, "select"), BigInt(dim), BigInt(index)), "select");
   }
   /** Rows (along `dim`) picked by an int64 index tensor. */
   indexSelect(dim: number, index: Tensor): Tensor {
     return wrap(
-      lib().ts_index_select(this.handle("indexSelect"), BigInt(dim), index.handle("indexSelect")),
+      lib().ts_index_select(ptrOf(this, "indexSelect"), BigInt(dim), ptrOf(index, "indexSelect")),
       "indexSelect",
     );
   }
@@ -831,10 +866,10 @@ export class Tensor {
   indexCopy(dim: number, index: Tensor, src: Tensor): Tensor {
     return wrap(
       lib().ts_index_copy(
-        this.handle("indexCopy"),
+        ptrOf(this, "indexCopy"),
         BigInt(dim),
-        index.handle("indexCopy"),
-        src.handle("indexCopy"),
+        ptrOf(index, "indexCopy"),
+        ptrOf(src, "indexCopy"),
       ),
       "indexCopy",
     );
@@ -843,10 +878,10 @@ export class Tensor {
   indexCopy_(dim: number, index: Tensor, src: Tensor): this {
     check(
       lib().ts_index_copy_(
-        this.handle("indexCopy_"),
+        ptrOf(this, "indexCopy_"),
         BigInt(dim),
-        index.handle("indexCopy_"),
-        src.handle("indexCopy_"),
+        ptrOf(index, "indexCopy_"),
+        ptrOf(src, "indexCopy_"),
       ),
       "indexCopy_",
     );
@@ -855,7 +890,7 @@ export class Tensor {
   /** torch.gather along `dim`. */
   gather(dim: number, index: Tensor): Tensor {
     return wrap(
-      lib().ts_gather(this.handle("gather"), BigInt(dim), index.handle("gather")),
+      lib().ts_gather(ptrOf(this, "gather"), BigInt(dim), ptrOf(index, "gather")),
       "gather",
     );
   }
@@ -863,16 +898,16 @@ export class Tensor {
   scatter(dim: number, index: Tensor, src: Tensor | number): Tensor {
     if (typeof src === "number") {
       return wrap(
-        lib().ts_scatter_value(this.handle("scatter"), BigInt(dim), index.handle("scatter"), src),
+        lib().ts_scatter_value(ptrOf(this, "scatter"), BigInt(dim), ptrOf(index, "scatter"), src),
         "scatter",
       );
     }
     return wrap(
       lib().ts_scatter(
-        this.handle("scatter"),
+        ptrOf(this, "scatter"),
         BigInt(dim),
-        index.handle("scatter"),
-        src.handle("scatter"),
+        ptrOf(index, "scatter"),
+        ptrOf(src, "scatter"),
       ),
       "scatter",
     );
@@ -880,7 +915,7 @@ export class Tensor {
   /** The elements where `mask` is true, flattened. */
   maskedSelect(mask: Tensor): Tensor {
     return wrap(
-      lib().ts_masked_select(this.handle("maskedSelect"), mask.handle("maskedSelect")),
+      lib().ts_masked_select(ptrOf(this, "maskedSelect"), ptrOf(mask, "maskedSelect")),
       "maskedSelect",
     );
   }
@@ -889,26 +924,26 @@ export class Tensor {
 
   /** Whether gradients are recorded for this tensor. */
   get requiresGrad(): boolean {
-    return check(lib().ts_requires_grad(this.handle("requiresGrad")), "requiresGrad") === 1;
+    return check(lib().ts_requires_grad(ptrOf(this, "requiresGrad")), "requiresGrad") === 1;
   }
   /** Turns gradient recording on or off (leaf tensors only). Returns this. */
   setRequiresGrad(flag = true): this {
     check(
-      lib().ts_set_requires_grad(this.handle("setRequiresGrad"), flag ? 1 : 0),
+      lib().ts_set_requires_grad(ptrOf(this, "setRequiresGrad"), flag ? 1 : 0),
       "setRequiresGrad",
     );
     return this;
   }
   /** Whether this is a leaf of the autograd graph. */
   get isLeaf(): boolean {
-    return check(lib().ts_is_leaf(this.handle("isLeaf")), "isLeaf") === 1;
+    return check(lib().ts_is_leaf(ptrOf(this, "isLeaf")), "isLeaf") === 1;
   }
   /** Back-propagates from this tensor (a scalar unless `grad` is given). */
   backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
     check(
       lib().ts_backward(
-        this.handle("backward"),
-        grad ? grad.handle("backward") : null,
+        ptrOf(this, "backward"),
+        grad ? ptrOf(grad, "backward") : null,
         opts.retainGraph ? 1 : 0,
       ),
       "backward",
@@ -916,14 +951,14 @@ export class Tensor {
   }
   /** The accumulated gradient (a new handle), or null when there is none. */
   get grad(): Tensor | null {
-    const has = check(lib().ts_grad(this.handle("grad"), OUT2), "grad");
+    const has = check(lib().ts_grad(ptrOf(this, "grad"), OUT2), "grad");
     if (has === 0) return null;
-    return new Tensor(Deno.UnsafePointer.create(OUT2[0]) as Ptr);
+    return makeTensor(Deno.UnsafePointer.create(OUT2[0]) as Ptr);
   }
   /** Sets the gradient (null clears it). */
   setGrad(grad: Tensor | null): void {
     check(
-      lib().ts_set_grad(this.handle("setGrad"), grad ? grad.handle("setGrad") : null),
+      lib().ts_set_grad(ptrOf(this, "setGrad"), grad ? ptrOf(grad, "setGrad") : null),
       "setGrad",
     );
   }
@@ -1160,20 +1195,20 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
 
 /** Elementwise choice: `a` where `cond`, else `b`. */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  return wrap(lib().ts_where(cond.handle("where"), a.handle("where"), b.handle("where")), "where");
+  return wrap(lib().ts_where(ptrOf(cond, "where"), ptrOf(a, "where"), ptrOf(b, "where")), "where");
 }
 
 /** beta * bias + alpha * (a @ b). */
 export function addmm(bias: Tensor, a: Tensor, b: Tensor, beta = 1, alpha = 1): Tensor {
   return wrap(
-    lib().ts_addmm(bias.handle("addmm"), a.handle("addmm"), b.handle("addmm"), beta, alpha),
+    lib().ts_addmm(ptrOf(bias, "addmm"), ptrOf(a, "addmm"), ptrOf(b, "addmm"), beta, alpha),
     "addmm",
   );
 }
 
 /** One-hot encoding of int64 indices (int64 result). */
 export function oneHot(index: Tensor, numClasses: number): Tensor {
-  return wrap(lib().ts_one_hot(index.handle("oneHot"), BigInt(numClasses)), "oneHot");
+  return wrap(lib().ts_one_hot(ptrOf(index, "oneHot"), BigInt(numClasses)), "oneHot");
 }
 
 /** Number of tensor handles alive in the shim (for leak checks). */
