@@ -10,7 +10,7 @@ import {
   transferStyle,
 } from "../src/data/camstyle.ts";
 import { encodePng, readImage, type RgbImage } from "../src/data/image.ts";
-import { mulberry32 } from "../src/data/synthetic.ts";
+import { mulberry32 } from "../src/data/synthetic/mod.ts";
 import { main as camstyleMain } from "../src/cli/camstyle.ts";
 
 // Local assertions: @std/assert is unreachable and node:assert needs @types/node.
@@ -194,7 +194,9 @@ Deno.test("camstyle CLI refuses the shared folder and asks for --out", async () 
   const orig = console.error;
   console.error = (...a: unknown[]) => errors.push(a.join(" "));
   try {
-    const rc = await camstyleMain(["--data", "/work/shared/data/cuhk03d"]);
+    // The project's ../shared beside the repository (it need not exist: the refusal comes first).
+    const shared = new URL("../../shared/data/cuhk03d", import.meta.url).pathname;
+    const rc = await camstyleMain(["--data", decodeURIComponent(shared)]);
     assertEquals(rc, 1);
   } finally {
     console.error = orig;

@@ -1,4 +1,4 @@
-import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
+import { oracleAvailable, oracleTest, runOracleJson } from "./oracle/oracle.ts";
 import {
   parseSafetensors,
   readSafetensors,
@@ -44,9 +44,16 @@ async function assertRejectsMsg(fn: () => Promise<unknown>, re: RegExp): Promise
   throw new Error(`expected a rejection matching ${re}`);
 }
 
-/** The project's shared/ lies beside the repository (as on developer machines and in CI). */
-const MOBILENET = new URL("../../shared/weights/mobilenet_v2_imagenet.safetensors", import.meta.url)
-  .pathname;
+/** The project's shared/ lies beside the repository (absent on a plain clone: tests skip). */
+const MOBILENET = decodeURIComponent(
+  new URL("../../shared/weights/mobilenet_v2_imagenet.safetensors", import.meta.url).pathname,
+);
+let HAVE_MOBILENET = false;
+try {
+  HAVE_MOBILENET = Deno.statSync(MOBILENET).isFile;
+} catch {
+  console.warn(`weights_test: ${MOBILENET} is absent; the test that reads it is skipped`);
+}
 
 type Described = { tensors: [string, string, number[], string][]; f32: Record<string, string> };
 
@@ -80,7 +87,10 @@ function files(): Promise<{ dir: string; info: Record<string, Described> }> {
   return oracleFiles;
 }
 
-oracleTest("mobilenet safetensors: every tensor equals what torchvision loads", async () => {
+Deno.test({
+  name: "mobilenet safetensors: every tensor equals what torchvision loads",
+  ignore: !HAVE_MOBILENET || !oracleAvailable(),
+}, async () => {
   const t0 = performance.now();
   const { tensors, metadata } = await readSafetensors(MOBILENET);
   const ms = performance.now() - t0;
@@ -244,9 +254,13 @@ Deno.test("missing and foreign files are rejected with their names", async () =>
       () => readPth(`${dir}/random.bin`),
       /expected a PyTorch \.pth \(zip\) or safetensors file/,
     );
+    await Deno.writeFile(
+      `${dir}/tiny.safetensors`,
+      fakeSafetensors({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, 8),
+    );
     await assertRejectsMsg(
-      () => readPth(MOBILENET),
-      /is a safetensors file; read it with readWeights/,
+      () => readPth(`${dir}/tiny.safetensors`),
+      /tiny\.safetensors.*is a safetensors file; read it with readWeights/,
     );
     // A pickle that is not torch's: the magic number is missing.
     await Deno.writeFile(`${dir}/plain.pkl`, new Uint8Array([0x80, 2, 0x4b, 5, 0x2e]));

@@ -8,6 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { loadReidDataset } from "../data/datasets.ts";
 import {
   CAMSTYLE_DIR_NAME,
@@ -16,8 +17,12 @@ import {
   isWritableDir,
 } from "../data/camstyle.ts";
 
-/** Folders that hold shared, read-only inputs; never written by this command. */
-const SHARED_ROOTS: string[] = (Deno.env.get("ECN_SHARED_ROOTS") ?? "/work/shared").split(":")
+/**
+ * Folders that hold shared, read-only inputs; never written by this command: `ECN_SHARED_ROOTS`
+ * (colon-separated), else the project's `../shared` beside the repository root.
+ */
+const SHARED_ROOTS: string[] = (Deno.env.get("ECN_SHARED_ROOTS") ??
+  fromFileUrl(new URL("../../../shared", import.meta.url))).split(":")
   .filter((s) => s !== "");
 
 const USAGE = `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard]

@@ -14,7 +14,10 @@ export function libraryPath(): string {
   const env = Deno.env.get("ECN_TORCH_LIB");
   if (env) return env;
   const suffix = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
-  return new URL(`../../build/libecn_torch.${suffix}`, import.meta.url).pathname;
+  // Decoded: the package may live in a folder whose name has spaces or non-ASCII characters.
+  return decodeURIComponent(
+    new URL(`../../build/libecn_torch.${suffix}`, import.meta.url).pathname,
+  );
 }
 
 /** The number of intra-op threads set at load: `ECN_NUM_THREADS`, else the number of cores. */

@@ -1,5 +1,5 @@
 """Oracle for tests/ecn_net_test.ts: the ECN network as the reference code (zhunzhong07/ECN,
-reid/models/resnet.py, quoted in /work/shared/seed) builds it, on the project's weights.
+reid/models/resnet.py, quoted in the project's ../shared/seed) builds it, on the project's weights.
 
 stdin: {"arch": "resnet18" | "mobilenet_v2", "num_features": int, "dropout": float,
         "num_classes": int, "dtype": "float32" | "float64", "frozen": [top-level names under base, e.g. "layer1", "features.3"],

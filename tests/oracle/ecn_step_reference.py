@@ -1,5 +1,5 @@
 """Oracle for tests/ecn_step_test.ts: whole ECN training steps as the reference code
-(zhunzhong07/ECN, quoted in /work/shared/seed) runs them, on the project's initial weights.
+(zhunzhong07/ECN, quoted in the project's ../shared/seed) runs them, on the project's initial weights.
 
 The pieces follow the reference: the ResNet wrapper (base, feat, feat_bn, classifier, dropout on
 both branches, `output_feature='tgt_feat'`), InvNet with the ExemplarMemory Function (written as a
