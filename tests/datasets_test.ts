@@ -125,6 +125,46 @@ Deno.test("an empty split is an error naming the folder", () => {
   assert(e2.message.includes("split train is empty"), e2.message);
 });
 
+Deno.test("files that are not images are listed with the reason, and named in errors", () => {
+  const root = makeMarket({
+    train: ["0001_c1s1_0_00.jpg", "0002_c2s1_0_00.BMP", "Thumbs.db", "notes"],
+    query: ["0001_c1s1_0_01.png", "Thumbs.db"],
+    gallery: ["0001_c2s1_0_00.jpeg"],
+  });
+  Deno.mkdirSync(`${root}/bounding_box_train/sub`); // folders are neither read nor listed
+  const lines: string[] = [];
+  const ds = loadReidDataset(root, { log: (l) => lines.push(l) });
+  assertEquals(ds.train.map((it) => it.path.split("/").pop()), [
+    "0001_c1s1_0_00.jpg",
+    "0002_c2s1_0_00.BMP",
+  ]);
+  assertEquals(
+    ds.ignored.map((f) => [f.split, f.path.slice(root.length + 1)]),
+    [
+      ["train", "bounding_box_train/Thumbs.db"],
+      ["train", "bounding_box_train/notes"],
+      ["query", "query/Thumbs.db"],
+    ],
+  );
+  assert(ds.ignored[0].reason.includes(`extension ".db"`), ds.ignored[0].reason);
+  assert(ds.ignored[1].reason.includes("no extension"), ds.ignored[1].reason);
+  const summary = lines.join("\n");
+  assert(
+    summary.includes("ignored 3 file(s) that are not images (2 .db, 1 (no extension)"),
+    summary,
+  );
+  // A folder of nothing but foreign files: the empty-split error says what was ignored.
+  const root2 = makeMarket({
+    train: ["0001_c1s1_0_00.jpg"],
+    query: ["0001_c1s1_0_01.gif", "Thumbs.db"],
+    gallery: ["0001_c2s1_0_00.jpg"],
+  });
+  const e = assertThrows(() => loadReidDataset(root2, QUIET));
+  assert(e.message.includes("split query is empty"), e.message);
+  assert(e.message.includes("ignored 2 file(s) that are not images (1 .db, 1 .gif"), e.message);
+  assert(e.message.includes(`${root2}/query/`), e.message);
+});
+
 Deno.test("unparsable names: error with file and pattern, or skipped and counted", () => {
   const root = makeMarket({
     train: ["0001_c1s1_0_00.jpg", "holiday.jpg", "0003_c0s1_0_00.jpg"],
@@ -229,7 +269,10 @@ Deno.test("MSMT17 lists: a missing listed image and a bad line are errors", () =
   assertEquals(ds.skipped, [{ split: "query", path: `${root2}/list_query.txt:2` }]);
 });
 
-const CUHK03D = "/work/shared/data/cuhk03d";
+/** The project's ../shared beside the repository (absent on a plain clone: the test skips). */
+const CUHK03D = decodeURIComponent(
+  new URL("../../shared/data/cuhk03d", import.meta.url).pathname,
+);
 let haveCuhk = false;
 try {
   haveCuhk = Deno.statSync(`${CUHK03D}/bounding_box_train`).isDirectory;

@@ -28,8 +28,9 @@ function extName(name: string): string {
   return i > 0 ? b.slice(i) : "";
 }
 
-function readdirSync(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((e) => e.name);
+/** The names of the files (and links) in `dir`; sub-folders are left out. */
+function listFiles(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].filter((e) => !e.isDirectory).map((e) => e.name);
 }
 
 /** One image of a split. */
@@ -48,7 +49,7 @@ export interface ReidItem {
 export const MARKET_NAME_PATTERN: RegExp = /([-\d]+)_c(\d+)/;
 
 /** The image extensions read (case-insensitive). */
-export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png"];
+export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".bmp"];
 
 /** The three split folders of the Market-1501 layout. */
 export const MARKET_SPLIT_DIRS: { train: string; query: string; gallery: string } = {
@@ -79,6 +80,19 @@ export interface SkippedFile {
   path: string;
 }
 
+/**
+ * A file in a data set folder that is not read (e.g. Windows' `Thumbs.db`, a `.txt` note), with
+ * the reason; {@link ReidDataset.ignored} lists them so that callers can report them.
+ */
+export interface IgnoredFile {
+  /** The split whose folder holds it (MSMT17 lists: "train" for train/, "gallery" for test/). */
+  split: Split;
+  /** The file. */
+  path: string;
+  /** Why it was not read. */
+  reason: string;
+}
+
 /** One split of a re-ID data set. */
 export type Split = "train" | "query" | "gallery";
 const SPLITS = ["train", "query", "gallery"] as const satisfies readonly Split[];
@@ -103,6 +117,8 @@ export class ReidDataset {
   readonly numCams: number;
   /** Files whose names did not parse (only with `skipUnparsable`). */
   readonly skipped: SkippedFile[];
+  /** Files in the split folders that are not images of a readable type (not read). */
+  readonly ignored: IgnoredFile[];
   /** Images dropped because their pid was -1 (junk), per split. */
   readonly junkDropped: Record<Split, number>;
   /** The original pid of each relabelled training identity. */
@@ -119,6 +135,7 @@ export class ReidDataset {
     numTrainIds: number;
     trainPidMap: number[];
     skipped?: SkippedFile[];
+    ignored?: IgnoredFile[];
     junkDropped?: Record<Split, number>;
   }) {
     this.name = init.name;
@@ -130,6 +147,7 @@ export class ReidDataset {
     this.numTrainIds = init.numTrainIds;
     this.trainPidMap = init.trainPidMap;
     this.skipped = init.skipped ?? [];
+    this.ignored = init.ignored ?? [];
     this.junkDropped = init.junkDropped ?? { train: 0, query: 0, gallery: 0 };
     let maxCam = -1;
     for (const items of [this.train, this.query, this.gallery]) {
@@ -158,6 +176,7 @@ export class ReidDataset {
     if (this.skipped.length > 0) {
       lines.push(`  skipped ${this.skipped.length} file(s) whose names did not parse`);
     }
+    if (this.ignored.length > 0) lines.push(`  ${describeIgnored(this.ignored)}`);
     const junk = this.junkDropped.train + this.junkDropped.query + this.junkDropped.gallery;
     if (junk > 0) lines.push(`  dropped ${junk} junk image(s) (pid -1)`);
     return lines.join("\n");
@@ -166,6 +185,25 @@ export class ReidDataset {
 
 function isImage(name: string): boolean {
   return IMAGE_EXTENSIONS.includes(extName(name).toLowerCase());
+}
+
+function notImageReason(name: string): string {
+  const ext = extName(name);
+  return `not an image file (${ext === "" ? "no extension" : `extension "${ext}"`}; ` +
+    `read: ${IMAGE_EXTENSIONS.join(", ")})`;
+}
+
+/** "ignored 3 file(s) that are not images: 2 .db, 1 .txt (e.g. .../Thumbs.db)". */
+export function describeIgnored(ignored: readonly IgnoredFile[]): string {
+  const byExt = new Map<string, number>();
+  for (const f of ignored) {
+    const ext = extName(f.path).toLowerCase() || "(no extension)";
+    byExt.set(ext, (byExt.get(ext) ?? 0) + 1);
+  }
+  const kinds = [...byExt].sort((a, b) => b[1] - a[1] || byName(a[0], b[0]))
+    .map(([e, n]) => `${n} ${e}`).join(", ");
+  return `ignored ${ignored.length} file(s) that are not images (${kinds}; read: ` +
+    `${IMAGE_EXTENSIONS.join(", ")}), e.g. ${ignored[0]?.path}`;
 }
 
 function stemOf(name: string): string {
@@ -252,10 +290,17 @@ function readMarketSplit(
   split: Split,
   opts: LoadReidOptions,
   skipped: SkippedFile[],
+  ignored: IgnoredFile[],
 ): RawItem[] {
   const dir = join(root, MARKET_SPLIT_DIRS[split]);
   if (!isDir(dir)) throw new Error(`missing split folder ${dir}; ${MARKET_LAYOUT_HELP}`);
-  const names = readdirSync(dir).filter(isImage).sort(byName);
+  const all = listFiles(dir).sort(byName);
+  for (const name of all) {
+    if (!isImage(name)) {
+      ignored.push({ split, path: join(dir, name), reason: notImageReason(name) });
+    }
+  }
+  const names = all.filter(isImage);
   const items: RawItem[] = [];
   for (const name of names) {
     const path = join(dir, name);
@@ -276,14 +321,20 @@ function readMarketSplit(
   return items;
 }
 
-/** Lists every image under `dir` (recursively) as paths relative to it. */
-function listImagesRecursive(dir: string): Set<string> {
+/**
+ * Lists every image under `dir` (recursively) as paths relative to it; other files go to
+ * `ignored` (attributed to `split`).
+ */
+function listImagesRecursive(dir: string, split: Split, ignored: IgnoredFile[]): Set<string> {
   const out = new Set<string>();
   const walk = (rel: string): void => {
-    for (const entry of Deno.readDirSync(rel === "" ? dir : join(dir, rel))) {
+    const entries = [...Deno.readDirSync(rel === "" ? dir : join(dir, rel))]
+      .sort((a, b) => byName(a.name, b.name));
+    for (const entry of entries) {
       const r = rel === "" ? entry.name : `${rel}/${entry.name}`;
       if (entry.isDirectory) walk(r);
       else if (isImage(entry.name)) out.add(r);
+      else ignored.push({ split, path: join(dir, r), reason: notImageReason(entry.name) });
     }
   };
   walk("");
@@ -371,9 +422,10 @@ export function loadReidDataset(root: string, opts: LoadReidOptions = {}): ReidD
   const layout = opts.layout ??
     (isDir(join(root, "train")) && statOk(join(root, "list_train.txt")) ? "msmt-list" : "market");
   const skipped: SkippedFile[] = [];
+  const ignored: IgnoredFile[] = [];
   const raw = {} as Record<Split, RawItem[]>;
   if (layout === "market") {
-    for (const s of SPLITS) raw[s] = readMarketSplit(root, s, opts, skipped);
+    for (const s of SPLITS) raw[s] = readMarketSplit(root, s, opts, skipped, ignored);
   } else {
     for (const f of ["train", "test"]) {
       if (!isDir(join(root, f))) {
@@ -381,8 +433,8 @@ export function loadReidDataset(root: string, opts: LoadReidOptions = {}): ReidD
       }
     }
     const files = {
-      train: listImagesRecursive(join(root, "train")),
-      test: listImagesRecursive(join(root, "test")),
+      train: listImagesRecursive(join(root, "train"), "train", ignored),
+      test: listImagesRecursive(join(root, "test"), "gallery", ignored),
     };
     for (const s of SPLITS) raw[s] = readMsmtSplit(root, s, opts, skipped, files);
   }
@@ -397,9 +449,11 @@ export function loadReidDataset(root: string, opts: LoadReidOptions = {}): ReidD
     });
     if (kept[s].length === 0) {
       const where = layout === "market" ? join(root, MARKET_SPLIT_DIRS[s]) : `${root} (${s} lists)`;
+      const ign = ignored.filter((f) => f.split === s);
       throw new Error(
         `split ${s} is empty: no usable images in ${where} ` +
-          `(${raw[s].length} parsed, ${skipped.filter((k) => k.split === s).length} skipped); ` +
+          `(${raw[s].length} parsed, ${skipped.filter((k) => k.split === s).length} skipped` +
+          `${ign.length > 0 ? `; ${describeIgnored(ign)}` : ""}); ` +
           MARKET_LAYOUT_HELP,
       );
     }
@@ -425,6 +479,7 @@ export function loadReidDataset(root: string, opts: LoadReidOptions = {}): ReidD
     numTrainIds: trainPidMap.length,
     trainPidMap,
     skipped,
+    ignored,
     junkDropped,
   });
   if (!opts.quiet) (opts.log ?? console.log)(ds.summaryTable());

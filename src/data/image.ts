@@ -18,6 +18,7 @@ import {
   nativeEncodeJpeg,
   nativeEncodePng,
 } from "./codec_native.ts";
+import { decodeBmp, isBmp } from "./bmp.ts";
 
 /** An 8-bit RGB image stored row-major HWC: `data[(y * width + x) * 3 + c]`. */
 export interface RgbImage {
@@ -55,10 +56,11 @@ export function decodeImage(bytes: Uint8Array, path: string): RgbImage {
     const { width, height, data } = nativeDecodePng(bytes, path);
     return { width, height, data };
   }
+  if (isBmp(bytes)) return decodeBmp(bytes, path);
   const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
   throw new Error(
     `${path}: unsupported image format (first bytes ${head || "<empty file>"}); ` +
-      `expected JPEG (ff d8 ff) or PNG (89 50 4e 47)`,
+      `expected JPEG (ff d8 ff), PNG (89 50 4e 47) or BMP (42 4d)`,
   );
 }
 

@@ -24,7 +24,10 @@ export function lossPlotSvg(points: readonly LossPoint[], title = "ECN training 
   const vals = points.flatMap((p) =>
     SERIES.map(([k]) => p[k]).filter((v): v is number => typeof v === "number" && isFinite(v))
   );
-  const max = vals.length ? Math.max(...vals) * 1.05 : 1;
+  // A loop, not Math.max(...vals): spreading a long run's values overflows the call stack.
+  let top = -Infinity;
+  for (const v of vals) if (v > top) top = v;
+  const max = top > 0 ? top * 1.05 : 1;
   const n = Math.max(points.length - 1, 1);
   const x = (i: number) => L + (i / n) * (W - L - R);
   const y = (v: number) => T + (1 - v / max) * (H - T - B);
