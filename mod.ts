@@ -148,7 +148,7 @@ export {
   type SyntheticDomainSpec,
   type SyntheticOptions,
   type SyntheticResult,
-} from "./src/data/synthetic.ts";
+} from "./src/data/synthetic/mod.ts";
 export {
   decodeImage,
   encodeJpeg,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
-import { generateSyntheticDomains } from "../src/data/synthetic.ts";
+import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import { distAvailable } from "../src/dist/group.ts";
 import { distEnvFrom } from "../src/dist/launch.ts";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { Batch } from "../src/data/loader.ts";
-import { generateSyntheticDomains, mulberry32 } from "../src/data/synthetic.ts";
+import { generateSyntheticDomains, mulberry32 } from "../src/data/synthetic/mod.ts";
 import { distAvailable, ProcessGroup } from "../src/dist/group.ts";
 import { shardOrder } from "../src/dist/sampler.ts";
 import { mergeConfig, QUICK_OVERRIDES, type TrainConfig } from "../src/reid/config.ts";

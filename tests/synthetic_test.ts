@@ -5,7 +5,7 @@ import {
   mulberry32,
   type SyntheticDomainSpec,
   syntheticPreview,
-} from "../src/data/synthetic.ts";
+} from "../src/data/synthetic/mod.ts";
 
 // Local assertions: @std/assert is unreachable and node:assert needs @types/node.
 function assert(cond: boolean, msg = "assertion failed"): asserts cond {

@@ -6,7 +6,7 @@ import assert from "node:assert";
 import { join } from "node:path";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { generateSyntheticDomains } from "../src/data/synthetic.ts";
+import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
 import { generateCamStyle } from "../src/data/camstyle.ts";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import { mergeConfig, QUICK_OVERRIDES, type TrainConfig } from "../src/reid/config.ts";

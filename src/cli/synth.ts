@@ -1,6 +1,6 @@
 /**
  * `deno task synth --out DIR [--seed N] [--format jpg|png] [--preview FILE.png] [--force]`:
- * writes the synthetic re-ID domains (Market-1501 layout) of src/data/synthetic.ts.
+ * writes the synthetic re-ID domains (Market-1501 layout) of src/data/synthetic/.
  * Argument parsing only.
  *
  * @module
@@ -8,7 +8,11 @@
 
 import { parseArgs } from "node:util";
 import { encodePng } from "../data/image.ts";
-import { DEFAULT_DOMAINS, generateSyntheticDomains, syntheticPreview } from "../data/synthetic.ts";
+import {
+  DEFAULT_DOMAINS,
+  generateSyntheticDomains,
+  syntheticPreview,
+} from "../data/synthetic/mod.ts";
 
 const USAGE =
   `usage: deno task synth --out DIR [--seed N] [--format jpg|png] [--preview FILE.png] [--force]

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { generateSyntheticDomains } from "../data/synthetic.ts";
+import { generateSyntheticDomains } from "../data/synthetic/mod.ts";
 import { generateCamStyle } from "../data/camstyle.ts";
 import { loadReidDataset } from "../data/datasets.ts";
 import { formatEvaluation } from "../eval/evaluate.ts";
