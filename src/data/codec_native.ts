@@ -3,8 +3,8 @@
  * C API, native/image/), separate from the libtorch shim so that loader workers need no libtorch.
  * `ECN_IMAGE_LIB` overrides the path. Loaded once per thread (each loader worker loads its own
  * handle): at import when FFI permission is already granted (so that Deno's test sanitizer does
- * not count the handle as leaked by whichever test decodes first; a failure is kept and reported
- * at first use, never at import), otherwise at first use.
+ * not count the handle as leaked by whichever test decodes first; a failure is reported by the
+ * first codec call, never at import), otherwise at first use.
  *
  * @module
  */
@@ -26,7 +26,6 @@ const SYMBOLS = {
 type Codec = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let codec: Codec | undefined;
-let loadError: Error | undefined;
 
 /** The path the codec library is (or would be) loaded from. */
 export function imageLibraryPath(): string {
@@ -36,19 +35,9 @@ export function imageLibraryPath(): string {
   return new URL(`../../build/libecn_image.${suffix}`, import.meta.url).pathname;
 }
 
+/** The loaded library; a failed load throws and is retried by the next call. */
 function load(): Codec {
   if (codec) return codec;
-  if (loadError) throw loadError;
-  try {
-    codec = open();
-  } catch (e) {
-    loadError = e as Error;
-    throw e;
-  }
-  return codec;
-}
-
-function open(): Codec {
   const path = imageLibraryPath();
   let dl: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
@@ -69,10 +58,12 @@ function open(): Codec {
         `${IMAGE_ABI_VERSION}: rebuild it with \`deno task build --force\``,
     );
   }
-  return dl.symbols;
+  codec = dl.symbols;
+  return codec;
 }
 
-// Eager load where it cannot prompt: the error, if any, is rethrown by the first codec call.
+// Eager load where it cannot prompt. A failure here is not lost: the first codec call loads again
+// and throws the error.
 if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
   try {
     load();
