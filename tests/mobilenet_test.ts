@@ -113,8 +113,9 @@ function errWithFloor(a: number[], b: number[], floor: number): number {
   return a.length === b.length ? diff / scale : Infinity;
 }
 
-// Outputs and running statistics are compared in float32, as the network runs. Gradients are
-// compared in float64: with this file many activations sit at ReLU6's 0/6 edges, so float32
+// Eval-mode outputs are compared in float32, as the network runs. Train mode (batch statistics
+// of a batch of 2: ill-conditioned, so float32 results depend on the CPU's summation order) and
+// gradients are compared in float64: with this file many activations sit at ReLU6's 0/6 edges, so float32
 // rounding flips which units pass gradient (torchvision's own float32 gradients differ from
 // its float64 ones by up to 50 % on some BN biases), and the pw-linear BN biases have a true
 // gradient of ~0 (the next train-mode BN removes constant shifts), hence the absolute floor.
@@ -138,7 +139,6 @@ oracleTest("MobileNetV2 equals torchvision: logits, features, gradients, BN stat
     }
     const cases = [
       { name: "eval32", training: false, seed: 11, dtype: "float32" as const },
-      { name: "train32", training: true, seed: 12, dtype: "float32" as const },
       { name: "eval64", training: false, seed: 13, dtype: "float64" as const },
       { name: "train64", training: true, seed: 14, dtype: "float64" as const },
     ].map((c) => ({ ...c, input: `${dir}/${c.dtype}.safetensors` }));

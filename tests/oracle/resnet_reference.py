@@ -1,14 +1,17 @@
 """Oracle for tests/resnet_test.ts: torchvision's ResNet with random weights, and its results.
 
 stdin: {"depth": 18|50, "num_classes": C, "batch": N, "height": H, "width": W, "seed": S,
-        "dir": DIR}
+        "dir": DIR, "dtype": "float32" | "float64" (default float32)}
 Writes into DIR:
-  model.pth    the model's state dict (torch.save), BatchNorm statistics and affine
-               parameters randomized so that eval mode is not the identity;
+  model.pth    the model's state dict in float32 (torch.save), BatchNorm statistics and
+               affine parameters randomized so that eval mode is not the identity;
   io.safetensors  input "x" (N,3,H,W), "grad_out" (N,C), eval "logits"/"pool5", train-mode
                "train.logits"/"train.pool5", the state after the train forward
                ("after.<key>" for every BatchNorm buffer) and "grad.<name>" for every parameter
                (loss = sum(train logits * grad_out)).
+  With "dtype": "float64" the model (its float32 weights, exactly widened), the inputs and every
+  result are float64 (F64 in io.safetensors): train-mode BatchNorm over a small batch is
+  ill-conditioned, and float64 makes the comparison independent of the CPU's summation order.
 Prints {"keys": [state dict keys in order]}.
 """
 
@@ -20,13 +23,17 @@ import torch
 import torchvision
 
 
-def write_safetensors(path, tensors):
+def write_safetensors(path, tensors, dtype=torch.float32):
     header = {}
     offset = 0
     blobs = []
     for name, t in tensors.items():
-        b = t.detach().contiguous().float().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
+        t = t.detach().contiguous()
+        if t.is_floating_point():
+            t = t.to(dtype)
+        b = t.numpy().tobytes()
+        code = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}[t.dtype]
+        header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(b)]}
         offset += len(b)
         blobs.append(b)
     h = json.dumps(header, separators=(",", ":")).encode()
@@ -54,9 +61,11 @@ def main():
                 m.bias.normal_(0, 0.1)
                 m.num_batches_tracked.fill_(3)
     torch.save(model.state_dict(), cfg["dir"] + "/model.pth")
+    dtype = {"float32": torch.float32, "float64": torch.float64}[cfg.get("dtype", "float32")]
+    model.to(dtype)
 
-    x = torch.randn(cfg["batch"], 3, cfg["height"], cfg["width"])
-    grad_out = torch.randn(cfg["batch"], cfg["num_classes"])
+    x = torch.randn(cfg["batch"], 3, cfg["height"], cfg["width"]).to(dtype)
+    grad_out = torch.randn(cfg["batch"], cfg["num_classes"]).to(dtype)
     out = {"x": x, "grad_out": grad_out}
 
     def features(inp):
@@ -80,7 +89,7 @@ def main():
         out["after." + name] = b
     for name, p in model.named_parameters():
         out["grad." + name] = p.grad
-    write_safetensors(cfg["dir"] + "/io.safetensors", out)
+    write_safetensors(cfg["dir"] + "/io.safetensors", out, dtype)
     print(json.dumps({"keys": list(model.state_dict().keys())}))
 
 
