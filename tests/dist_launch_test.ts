@@ -1,5 +1,6 @@
 // `deno task train --nproc 2` end to end on tiny synthetic domains over Gloo on loopback: a run
-// completes with rank 0 alone writing the run folder; killing one rank ends the run on the other
+// completes with rank 0 alone writing the run folder, and its evaluation (features extracted in two
+// shards) equals one process's on the final checkpoint; killing one rank ends the run on the other
 // with a message naming it, leaves a loadable checkpoint, and `--resume` with another number of
 // processes (1) finishes the run.
 import "./native.ts";
@@ -13,6 +14,8 @@ import { loadReidDataset } from "../src/data/datasets.ts";
 import { distAvailable } from "../src/dist/group.ts";
 import { distEnvFrom } from "../src/dist/launch.ts";
 import { readSafetensors } from "../src/nn/safetensors.ts";
+import { mergeConfig } from "../src/reid/config.ts";
+import { Trainer } from "../src/reid/trainer.ts";
 
 const { available, reason } = distAvailable();
 if (!available) console.log(`dist_launch_test: skipped: ${reason}`);
@@ -127,7 +130,20 @@ Deno.test({
     const perEpoch = Math.floor(loadReidDataset(d.S, { quiet: true }).train.length / 8);
     assert.strictEqual(log.filter((r) => r.kind === "step").length, 2 * perEpoch, "one writer");
     assert.ok(perEpoch > 1);
-    assert.ok(existsSync(join(run, "result.json")));
+    // The evaluation from features extracted in 2 shards equals one process's on the checkpoint.
+    const result = JSON.parse(readFileSync(join(run, "result.json"), "utf8"));
+    const cfg = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
+    const t = await Trainer.create(mergeConfig({}, cfg), {
+      resume: run,
+      quiet: true,
+      log: () => {},
+    });
+    const e = await t.evaluate();
+    t.dispose();
+    assert.ok(e.validQueries > 0);
+    assert.strictEqual(result.validQueries, e.validQueries);
+    assert.ok(Math.abs(result.mAP - e.mAP) < 1e-6, `mAP ${result.mAP} vs ${e.mAP}`);
+    assert.deepStrictEqual(result.cmc.slice(0, 5), e.cmc.slice(0, 5));
   },
 });
 

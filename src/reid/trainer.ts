@@ -400,6 +400,50 @@ export class Trainer {
     });
   }
 
+  /**
+   * The target evaluation inside `fit`: with several processes each extracts the features of its
+   * contiguous share of query + gallery, rank 0 gathers them (in order) and computes the figures;
+   * the other ranks return null.
+   */
+  async #evaluateShared(): Promise<Evaluation | null> {
+    const pg = this.#group;
+    const dataset = this.target!;
+    const items = [...dataset.query, ...dataset.gallery];
+    if (!pg || pg.worldSize === 1) return await this.evaluate();
+    if (items.length < pg.worldSize) {
+      // Too few images to share: rank 0 alone.
+      return pg.rank === 0 ? await this.evaluate() : null;
+    }
+    // Each rank's BatchNorm statistics moved with its own last batch: use rank 0's (as saved).
+    pg.broadcast(this.model.namedBuffers().map(([, b]) => b), 0);
+    const share = (r: number) => Math.floor((r * items.length) / pg.worldSize);
+    const mine = items.slice(share(pg.rank), share(pg.rank + 1)); // at least one image each
+    const progress = new Progress("features", mine.length, { quiet: this.#quiet || undefined });
+    const f = await extractFeatures(this.model, mine, {
+      transform: this.testTransform,
+      batchSize: 128,
+      device: this.config.device,
+      workers: this.config.workers ?? undefined,
+      onProgress: (d) => progress.update(d),
+    });
+    progress.done();
+    using local = tensor(f.features, { shape: [mine.length, f.dim] });
+    using all = pg.allGather(local);
+    if (pg.rank !== 0) return null;
+    const d = all.shape[1];
+    const features = all.toArray() as Float32Array;
+    const set = (from: number, list: readonly ReidItem[]) => ({
+      features: features.slice(from * d, (from + list.length) * d),
+      dim: d,
+      names: list.map((it) => it.path),
+      ids: Int32Array.from(list, (it) => it.pid),
+      cams: Int32Array.from(list, (it) => it.cam),
+    });
+    return evaluateFeatures(set(0, dataset.query), set(dataset.query.length, dataset.gallery), {
+      device: this.config.device,
+    });
+  }
+
   #record(r: LogRecord): void {
     if (!this.#isRank0) return;
     this.#history.push(r);
@@ -570,19 +614,21 @@ export class Trainer {
         const last = epoch === c.epochs - 1;
         const evaluate = this.target &&
           (last || (c.evalEvery > 0 && (epoch + 1) % c.evalEvery === 0));
-        // The other ranks wait while rank 0 evaluates (bounded by the longer evaluation timeout).
-        if (evaluate && pg && pg.rank !== 0) pg.barrier(EVAL_TIMEOUT_SECONDS);
-        if (evaluate && this.#isRank0) {
-          const e = await this.evaluate();
-          const { top: _t, perQuery: _p, ...figures } = e;
-          this.#record({ kind: "eval", epoch, eval: figures, time: new Date().toISOString() });
-          this.#log(`epoch ${epoch + 1} target ${this.target.name}: ${formatEvaluation(e)}`);
-          final = e;
+        if (evaluate) {
+          const e = await this.#evaluateShared();
+          if (e) {
+            const { top: _t, perQuery: _p, ...figures } = e;
+            this.#record({ kind: "eval", epoch, eval: figures, time: new Date().toISOString() });
+            this.#log(`epoch ${epoch + 1} target ${this.target!.name}: ${formatEvaluation(e)}`);
+            final = e;
+          }
+          // The other ranks wait while rank 0 computes the figures (a longer bound).
           if (pg) pg.barrier(EVAL_TIMEOUT_SECONDS);
         }
       }
-      if (this.startEpoch >= c.epochs && this.target && this.#isRank0) {
-        final = await this.evaluate();
+      if (this.startEpoch >= c.epochs && this.target) {
+        final = await this.#evaluateShared();
+        if (pg) pg.barrier(EVAL_TIMEOUT_SECONDS);
       }
     } finally {
       srcLoader.close();
