@@ -175,13 +175,13 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   type Rgb,
-  Rng,
   testTransformConfig,
   type TrainDraws,
   trainTransformConfig,
   type TransformConfig,
   type TransformOverrides,
 } from "./src/data/transforms.ts";
+export { Rng } from "./src/util/random.ts";
 
 // Evaluation: CMC / mAP (both definitions) / mINP, k-reciprocal re-ranking.
 export {

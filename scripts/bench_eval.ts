@@ -36,6 +36,7 @@ import {
   zeros,
 } from "../src/tensor/mod.ts";
 import { PYTHON } from "../tests/oracle/oracle.ts";
+import { mulberry32 as prng } from "../src/util/random.ts";
 
 /** Sizes of a random evaluation problem. */
 export interface ProblemSize {
@@ -64,18 +65,6 @@ export function scaleSize(size: ProblemSize, scale: number): ProblemSize {
     numQuery: s(size.numQuery, 1),
     numGallery: s(size.numGallery, 2),
     numIds: s(size.numIds, 2),
-  };
-}
-
-// Small seeded PRNG (mulberry32) for ids and cameras, so both sides get the same labels.
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

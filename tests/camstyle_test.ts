@@ -10,7 +10,7 @@ import {
   transferStyle,
 } from "../src/data/camstyle.ts";
 import { encodePng, readImage, type RgbImage } from "../src/data/image.ts";
-import { mulberry32 } from "../src/data/synthetic/mod.ts";
+import { mulberry32 } from "../src/util/random.ts";
 import { main as camstyleMain } from "../src/cli/camstyle.ts";
 
 // Local assertions: @std/assert is unreachable and node:assert needs @types/node.

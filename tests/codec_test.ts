@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { decodeImage, encodeJpeg, encodePng, type RgbImage } from "../src/data/image.ts";
 import { codecVersions, nativeDecodeJpeg } from "../src/data/codec_native.ts";
-import { Rng } from "../src/data/transforms.ts";
+import { Rng } from "../src/util/random.ts";
 import { oracleAvailable, oracleTest, runOracleJson } from "./oracle/oracle.ts";
 
 // Local assertions: @std/assert is unreachable.

@@ -1,4 +1,4 @@
-import { mulberry32 as rng } from "../src/data/synthetic/mod.ts";
+import { mulberry32 as rng } from "../src/util/random.ts";
 import { reRank } from "../src/eval/rerank.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
 

@@ -9,7 +9,7 @@ import {
   resizeBilinear,
   type RgbImage,
 } from "../src/data/image.ts";
-import { Rng } from "../src/data/transforms.ts";
+import { Rng } from "../src/util/random.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
 
 // Local assertions: @std/assert is unreachable and node:assert needs @types/node.

@@ -1,6 +1,7 @@
 import { encodeJpeg, encodePng } from "../src/data/image.ts";
 import { type Batch, DataLoader, type LoaderItem } from "../src/data/loader.ts";
-import { Rng, testTransformConfig, trainTransformConfig } from "../src/data/transforms.ts";
+import { testTransformConfig, trainTransformConfig } from "../src/data/transforms.ts";
+import { Rng } from "../src/util/random.ts";
 
 // Local assertions: @std/assert is unreachable and node:assert needs @types/node.
 function assert(cond: boolean, msg = "assertion failed"): asserts cond {

@@ -3,7 +3,7 @@
  * cases) on the same random inputs, and compares outputs and input gradients.
  */
 import "./native.ts";
-import { mulberry32 } from "../src/data/synthetic/mod.ts";
+import { mulberry32 } from "../src/util/random.ts";
 import assert from "node:assert";
 import { manualSeed, type Tensor, tensor } from "../src/tensor/mod.ts";
 import { runOracleJson } from "./oracle/oracle.ts";

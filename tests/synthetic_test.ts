@@ -2,10 +2,10 @@ import { loadReidDataset } from "../src/data/datasets.ts";
 import { encodePng, readImage } from "../src/data/image.ts";
 import {
   generateSyntheticDomains,
-  mulberry32,
   type SyntheticDomainSpec,
   syntheticPreview,
 } from "../src/data/synthetic/mod.ts";
+import { mulberry32 } from "../src/util/random.ts";
 
 // Local assertions: @std/assert is unreachable and node:assert needs @types/node.
 function assert(cond: boolean, msg = "assertion failed"): asserts cond {

@@ -5,11 +5,11 @@ import {
   IMAGENET_MEAN,
   IMAGENET_STD,
   imageSize,
-  Rng,
   testTransformConfig,
   trainTransformConfig,
   type TransformConfig,
 } from "../src/data/transforms.ts";
+import { Rng } from "../src/util/random.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
 
 // Local assertions: @std/assert is unreachable and node:assert needs @types/node.

@@ -12,10 +12,10 @@ import { encodePng, readImage, type RgbImage } from "../data/image.ts";
 import {
   applyTransform,
   denormalizeToRgb,
-  Rng,
   testTransformConfig,
   trainTransformConfig,
 } from "../data/transforms.ts";
+import { Rng } from "../util/random.ts";
 
 const USAGE = `usage: deno run -A src/cli/augment_grid.ts [options]
   --dir DIR       image folder (default ../shared/data/cuhk03d/bounding_box_train)

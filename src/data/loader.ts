@@ -7,7 +7,8 @@
  * so batches are identical for any number of workers.
  */
 
-import { imageSize, Rng, type TransformConfig, validateTransformConfig } from "./transforms.ts";
+import { Rng } from "../util/random.ts";
+import { imageSize, type TransformConfig, validateTransformConfig } from "./transforms.ts";
 import { runJob, type WorkerJob, type WorkerReply } from "./loader_worker.ts";
 
 /** One image of a data set. */

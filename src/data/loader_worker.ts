@@ -5,7 +5,8 @@
  */
 
 import { decodeImage } from "./image.ts";
-import { applyTransform, imageSize, Rng, type TransformConfig } from "./transforms.ts";
+import { Rng } from "../util/random.ts";
+import { applyTransform, imageSize, type TransformConfig } from "./transforms.ts";
 
 /** A batch request from the loader. */
 export interface WorkerJob {

@@ -6,86 +6,8 @@
  * written into a caller-provided array so that a batch is filled without copies.
  */
 
+import type { Rng } from "../util/random.ts";
 import { resampleToPlanar, type RgbImage } from "./image.ts";
-
-// ---------------------------------------------------------------------------------------
-// Random numbers
-
-function mix32(h: number): number {
-  // murmur3 finalizer: spreads every input bit over the word.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/**
- * A small seeded PRNG (sfc32) with the draws the transforms need. Never `Math.random`:
- * every draw is reproducible from the seed.
- */
-export class Rng {
-  #a: number;
-  #b: number;
-  #c: number;
-  #d: number;
-
-  /** Seeds from one or more integers (e.g. seed, epoch, position); equal parts, equal streams. */
-  constructor(...parts: number[]) {
-    if (parts.length === 0) throw new Error("Rng: expected at least one seed integer");
-    let h = 0x9e3779b9;
-    for (const p of parts) {
-      if (!Number.isFinite(p)) throw new Error(`Rng: seed parts must be finite numbers, got ${p}`);
-      // Both 32-bit halves count, so seeds above 2^32 are distinct streams.
-      h = mix32(h ^ mix32((p >>> 0) + 0x7f4a7c15));
-      h = mix32(h ^ mix32(Math.floor(p / 4294967296) >>> 0));
-    }
-    this.#a = mix32(h ^ 0x243f6a88);
-    this.#b = mix32(h ^ 0x85a308d3);
-    this.#c = mix32(h ^ 0x13198a2e);
-    this.#d = 1;
-    for (let i = 0; i < 12; i++) this.nextUint32();
-  }
-
-  /** A uniform 32-bit unsigned integer. */
-  nextUint32(): number {
-    const t = (((this.#a + this.#b) | 0) + this.#d) | 0;
-    this.#d = (this.#d + 1) | 0;
-    this.#a = this.#b ^ (this.#b >>> 9);
-    this.#b = (this.#c + (this.#c << 3)) | 0;
-    this.#c = (this.#c << 21) | (this.#c >>> 11);
-    this.#c = (this.#c + t) | 0;
-    return t >>> 0;
-  }
-
-  /** A uniform float in [0, 1) with 32 bits of resolution. */
-  next(): number {
-    return this.nextUint32() / 4294967296;
-  }
-
-  /** A uniform float in [lo, hi) (Python's `random.uniform`). */
-  uniform(lo: number, hi: number): number {
-    return lo + (hi - lo) * this.next();
-  }
-
-  /** A uniform integer in [lo, hi], both ends included (Python's `random.randint`). */
-  int(lo: number, hi: number): number {
-    if (hi < lo) throw new Error(`Rng.int: empty range [${lo}, ${hi}]`);
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-
-  /** Shuffles `arr` in place (Fisher-Yates) and returns it. */
-  shuffle<T extends { length: number; [i: number]: unknown }>(arr: T): T {
-    for (let i = arr.length - 1; i > 0; i--) {
-      const j = Math.floor(this.next() * (i + 1));
-      const t = arr[i];
-      arr[i] = arr[j];
-      arr[j] = t;
-    }
-    return arr;
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // Configuration

@@ -8,7 +8,7 @@
  */
 
 import { hsv, type Rgb } from "./color.ts";
-import { pick, type Rng, uni } from "./random.ts";
+import { pick, type RandomSource, uni } from "../../util/random.ts";
 import type { SyntheticDomainSpec } from "./spec.ts";
 
 /** The wall texture of a camera's background. */
@@ -54,7 +54,11 @@ const DIM_CASTS: readonly Rgb[] = [
 const DIM_CAST_STRENGTH = 0.3;
 
 /** Draws camera number `index` of a domain of the given style from `r`. */
-export function makeCamera(r: Rng, style: SyntheticDomainSpec["style"], index: number): Camera {
+export function makeCamera(
+  r: RandomSource,
+  style: SyntheticDomainSpec["style"],
+  index: number,
+): Camera {
   const dim = style === "dim";
   const wallV = dim ? uni(r, 0.3, 0.6) : uni(r, 0.45, 0.9);
   const wall = hsv(r(), uni(r, 0.05, 0.3), wallV);

@@ -8,11 +8,11 @@
 
 import type { RgbImage } from "../image.ts";
 import type { Camera } from "./cameras.ts";
-import { gauss, type Rng } from "./random.ts";
+import { gauss, type RandomSource } from "../../util/random.ts";
 import { H, W } from "./raster.ts";
 
 /** Camera pipeline: exposure, white balance, tone, saturation, blur, noise; then 8-bit. */
-export function applyCamera(buf: Float32Array, cam: Camera, r: Rng): RgbImage {
+export function applyCamera(buf: Float32Array, cam: Camera, r: RandomSource): RgbImage {
   const gain = cam.gain * (1 + 0.06 * gauss(r));
   const lut = toneLut(cam);
   const n = W * H;

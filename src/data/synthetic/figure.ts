@@ -9,7 +9,7 @@
 import type { Camera } from "./cameras.ts";
 import { type Rgb, shade } from "./color.ts";
 import type { Identity } from "./people.ts";
-import { type Rng, uni } from "./random.ts";
+import { type RandomSource, uni } from "../../util/random.ts";
 import { capsule, type ColorFn, ellipse, H, paint, trapezoid, W } from "./raster.ts";
 
 /** Which side of a person the camera sees. */
@@ -21,7 +21,7 @@ export function drawPerson(
   p: Identity,
   cam: Camera,
   view: View,
-  r: Rng,
+  r: RandomSource,
   crop: { scale: number; dx: number; dy: number },
 ): void {
   const Hp = p.heightFrac * cam.scale * crop.scale * H;

@@ -13,7 +13,8 @@
  * per-camera colour transfer can undo.
  *
  * The generator lives in small modules beside this one: spec.ts (the public options),
- * random.ts, people.ts, cameras.ts, raster.ts, figure.ts, effects.ts, render.ts, plan.ts.
+ * people.ts, cameras.ts, raster.ts, figure.ts, effects.ts, render.ts, plan.ts; its seeded
+ * randomness (mulberry32, hashSeed) is src/util/random.ts.
  *
  * @module
  */
@@ -21,7 +22,7 @@
 import { encodeJpeg, encodePng, type RgbImage } from "../image.ts";
 import { checkSpec, fileName, planDomain, type Planned } from "./plan.ts";
 import { makeIdentity } from "./people.ts";
-import { hashSeed, mulberry32 } from "./random.ts";
+import { hashSeed, mulberry32 } from "../../util/random.ts";
 import { H, W } from "./raster.ts";
 import { identityOf, makeWorld, renderImage, renderJunk, type World } from "./render.ts";
 import {
@@ -41,7 +42,6 @@ export {
   type SyntheticOptions,
   type SyntheticResult,
 } from "./spec.ts";
-export { mulberry32 } from "./random.ts";
 
 function renderPlanned(w: World, p: Planned): RgbImage {
   if (p.kind === "junk") return renderJunk(w, p.cam, p.seed);

@@ -8,7 +8,7 @@
  */
 
 import { hsv, type Rgb } from "./color.ts";
-import { pick, type Rng, uni } from "./random.ts";
+import { pick, type RandomSource, uni } from "../../util/random.ts";
 import type { SyntheticDomainSpec } from "./spec.ts";
 
 /** The pattern on an upper garment. */
@@ -37,7 +37,7 @@ export interface Identity {
   bagSide: number;
 }
 
-function clothColor(r: Rng): Rgb {
+function clothColor(r: RandomSource): Rgb {
   // One population for both domains: saturated, fairly bright clothes and a few neutrals. The
   // domain gap comes from the cameras, so identities stay distinguishable in both domains.
   if (r() < 0.2) return hsv(0, 0, uni(r, 0.15, 0.95));
@@ -45,7 +45,7 @@ function clothColor(r: Rng): Rgb {
 }
 
 /** Draws one identity from `r`; `style` is the domain's camera style. */
-export function makeIdentity(r: Rng, style: SyntheticDomainSpec["style"]): Identity {
+export function makeIdentity(r: RandomSource, style: SyntheticDomainSpec["style"]): Identity {
   const dim = style === "dim";
   const patterns: Pattern[] = dim
     ? ["plain", "plain", "stripes", "checks", "checks", "logo"]

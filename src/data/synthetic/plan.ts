@@ -7,7 +7,7 @@
  * @module
  */
 
-import { hashSeed, mulberry32, type Rng } from "./random.ts";
+import { hashSeed, mulberry32, type RandomSource } from "../../util/random.ts";
 import type { World } from "./render.ts";
 import type { SyntheticDomainSpec } from "./spec.ts";
 
@@ -30,7 +30,7 @@ export function checkSpec(d: SyntheticDomainSpec): void {
 }
 
 /** Distinct cameras for an identity: 2..min(4, numCams), chosen by `r`. */
-export function camsFor(r: Rng, numCams: number, count: number): number[] {
+export function camsFor(r: RandomSource, numCams: number, count: number): number[] {
   const all = Array.from({ length: numCams }, (_, i) => i);
   for (let i = all.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));

@@ -8,7 +8,7 @@
 
 import type { Camera } from "./cameras.ts";
 import { type Rgb, shade } from "./color.ts";
-import { type Rng, uni } from "./random.ts";
+import { type RandomSource, uni } from "../../util/random.ts";
 import { SYNTH_HEIGHT, SYNTH_WIDTH } from "./spec.ts";
 
 /** Image width in pixels. */
@@ -77,7 +77,7 @@ export function trapezoid(cx: number, y0: number, w0: number, y1: number, w1: nu
 }
 
 /** Fills `buf` with the camera's wall and ground, lit from its side. */
-export function drawBackground(buf: Float32Array, cam: Camera, r: Rng): void {
+export function drawBackground(buf: Float32Array, cam: Camera, r: RandomSource): void {
   const ox = uni(r, 0, 100), oy = uni(r, 0, 100);
   const hz = cam.horizon * H + uni(r, -4, 4);
   const s = cam.texScale;

@@ -10,7 +10,7 @@ import { type Camera, makeCamera } from "./cameras.ts";
 import { applyCamera, mirror } from "./effects.ts";
 import { drawPerson, type View } from "./figure.ts";
 import { type Identity, makeIdentity } from "./people.ts";
-import { hashSeed, mulberry32, pick, uni } from "./random.ts";
+import { hashSeed, mulberry32, pick, uni } from "../../util/random.ts";
 import { drawBackground, H, W } from "./raster.ts";
 import type { SyntheticDomainSpec } from "./spec.ts";
 
