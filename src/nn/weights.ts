@@ -10,20 +10,15 @@
  * @module
  */
 
+import { type DType, DTYPE_SIZE } from "../tensor/dtype.ts";
 import { readSafetensors } from "./safetensors.ts";
 import { readPth, type ReadPthOptions } from "./pth.ts";
 
-/** The element types a weight file may hold. */
-export type RawDtype =
-  | "float32"
-  | "float16"
-  | "bfloat16"
-  | "float64"
-  | "int64"
-  | "int32"
-  | "int8"
-  | "uint8"
-  | "bool";
+/**
+ * The element types a weight file may hold: the tensor library's {@link DType}s but int16
+ * (neither reader maps it: a safetensors I16 or torch.ShortStorage tensor is refused, named).
+ */
+export type RawDtype = Exclude<DType, "int16">;
 
 /** One tensor as bytes: little-endian, contiguous, row-major; `shape` `[]` is a scalar. */
 export interface RawTensor {
@@ -38,21 +33,11 @@ export interface RawTensor {
 /** Tensors by name; insertion order is the order in the file. */
 export type RawStateDict = Map<string, RawTensor>;
 
-const DTYPE_SIZE: Record<RawDtype, number> = {
-  float32: 4,
-  float16: 2,
-  bfloat16: 2,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
-};
-
 /** Bytes per element of `dtype`. */
 export function dtypeSize(dtype: RawDtype): number {
-  if (!Object.hasOwn(DTYPE_SIZE, dtype)) throw new Error(`unknown dtype ${JSON.stringify(dtype)}`);
+  if (!Object.hasOwn(DTYPE_SIZE, dtype) || (dtype as string) === "int16") {
+    throw new Error(`unknown dtype ${JSON.stringify(dtype)}`);
+  }
   return DTYPE_SIZE[dtype];
 }
 
