@@ -5,7 +5,7 @@ using ts::T;
 
 namespace {
 
-// Op codes shared with src/tensor/ops.ts (BinaryOp / UnaryOp / ReduceOp).
+// Op codes shared with src/tensor/tensor.ts (the Bin and Un enums, the codes #reduce passes).
 at::Tensor binary(int32_t op, const at::Tensor& a, const at::Tensor& b) {
   switch (op) {
     case 0: return at::add(a, b);
