@@ -3,17 +3,17 @@
 import assert from "node:assert";
 import { decodeImage } from "../src/data/image.ts";
 import { decodeBmp } from "../src/data/bmp.ts";
-import { runOracleJson } from "./oracle/oracle.ts";
+import { PYTHON, runOracleJson } from "./oracle/oracle.ts";
 
 let havePil = false;
 try {
-  havePil = new Deno.Command("/usr/bin/python3", { args: ["-c", "import PIL"], stderr: "null" })
+  havePil = new Deno.Command(PYTHON, { args: ["-c", "import PIL"], stderr: "null" })
     .outputSync().success;
 } catch {
   // no Python
 }
 if (!havePil) {
-  console.warn("bmp_test: /usr/bin/python3 cannot import PIL; the Pillow test is skipped");
+  console.warn(`bmp_test: ${PYTHON} cannot import PIL; the Pillow test is skipped`);
 }
 
 Deno.test({
