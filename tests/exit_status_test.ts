@@ -63,7 +63,13 @@ Deno.test({
       );
       for (const [what, status] of CRASHES) {
         const direct = await run(LAUNCHER, ["run", "-A", CRASH, what]);
-        assert.strictEqual(direct.code, status, `launcher run ${what}: exit ${direct.code}`);
+        assert.strictEqual(
+          direct.code,
+          status,
+          `node_modules/.bin/deno run, ${what}: exit ${direct.code}; if it is npm's launcher ` +
+            `(node_modules/deno/bin.cjs, which reports a signal death as 0), run scripts/setup.sh ` +
+            `again: it points node_modules/.bin/deno at the Deno binary`,
+        );
         const task = await run(LAUNCHER, [
           "task",
           "-q",
