@@ -1,6 +1,7 @@
 // `deno task train --nproc 2` end to end on tiny synthetic domains over Gloo on loopback: a run
 // completes with rank 0 alone writing the run folder, and its evaluation (features extracted in two
-// shards) equals one process's on the final checkpoint; killing one rank ends the run on the other
+// shards) equals one process's on the final checkpoint; 1 epoch + --resume on 2 processes equals
+// 2 epochs straight bit for bit; killing one rank ends the run on the other
 // with a message naming it, leaves a loadable checkpoint, and `--resume` with another number of
 // processes (1) finishes the run.
 import "./native.ts";
@@ -144,6 +145,35 @@ Deno.test({
     assert.strictEqual(result.validQueries, e.validQueries);
     assert.ok(Math.abs(result.mAP - e.mAP) < 1e-6, `mAP ${result.mAP} vs ${e.mAP}`);
     assert.deepStrictEqual(result.cmc.slice(0, 5), e.cmc.slice(0, 5));
+  },
+});
+
+Deno.test({
+  name: "--nproc 2: 2 epochs straight equal 1 epoch + --resume on 2 processes, bit for bit",
+  ignore: !available,
+  async fn() {
+    const d = await tinyData();
+    const straight = join(tmp, "ok"); // the run of the test above, 2 epochs
+    if (!existsSync(join(straight, "checkpoint.safetensors"))) {
+      const p = train([...args(d, straight, 2), "--nproc", "2", "--dist-timeout", "30"]);
+      const [out, err, s] = await Promise.all([text(p.stdout), text(p.stderr), p.status]);
+      assert.strictEqual(s.code, 0, out + err);
+    }
+    const split = join(tmp, "split");
+    for (const a of [[...args(d, split, 1)], ["--resume", split, "--epochs", "2"]]) {
+      const p = train([...a, "--nproc", "2", "--dist-timeout", "30"]);
+      const [out, err, s] = await Promise.all([text(p.stdout), text(p.stderr), p.status]);
+      assert.strictEqual(s.code, 0, out + err);
+    }
+    const x = await readSafetensors(join(straight, "checkpoint.safetensors"));
+    const y = await readSafetensors(join(split, "checkpoint.safetensors"));
+    let compared = 0;
+    for (const [k, t] of x.tensors) {
+      if (!k.startsWith("model.") && k !== "extra.memory") continue;
+      assert.deepStrictEqual(y.tensors.get(k)!.data, t.data, `${k} bit for bit`);
+      compared++;
+    }
+    assert.ok(compared > 50 && x.tensors.has("extra.memory"));
   },
 });
 
