@@ -61,7 +61,7 @@ function worker(kind: string): void {
   } else if (kind === "die") {
     const x = tensor([1]);
     pg.allReduce([x]);
-    if (rank === 1) Deno.exit(3); // dies without a word
+    if (rank === Number(Deno.env.get("ECN_DIST_TEST_VICTIM") ?? 1)) Deno.exit(3); // no word
     const t0 = performance.now();
     try {
       pg.allReduce([x]);
@@ -149,3 +149,20 @@ for (
     },
   });
 }
+
+Deno.test({
+  name: "when rank 0 (the store's host) dies, the survivor's message names it",
+  ignore: !available,
+  async fn() {
+    const env = { ECN_DIST_TEST_KIND: "die", ECN_DIST_TEST_VICTIM: "0" };
+    const res = await runRanks(import.meta.url, 2, env, freePort());
+    assert.strictEqual(res[0].code, 3);
+    const o = res[1].result!;
+    assert.ok(o, res[1].output);
+    assert.match(
+      String(o.error),
+      /failed on rank 1 of 2: rank 0 \(which hosts the rendezvous store at 127\.0\.0\.1:\d+\) stopped responding/,
+    );
+    assert.ok((o.seconds as number) < 20, `bounded by the timeout: ${o.seconds} s`);
+  },
+});
