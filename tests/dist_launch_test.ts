@@ -7,7 +7,7 @@
 import "./native.ts";
 import assert from "node:assert";
 import { join } from "node:path";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
@@ -23,6 +23,7 @@ if (!available) console.log(`dist_launch_test: skipped: ${reason}`);
 
 const TRAIN = fileURLToPath(new URL("../src/cli/train.ts", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "ecn-dist-launch-"));
+globalThis.addEventListener("unload", () => rmSync(tmp, { recursive: true, force: true }));
 
 async function tinyData(): Promise<Record<string, string>> {
   const tiny = (name: string, style: "daylight" | "dim", trainIds: number) => ({

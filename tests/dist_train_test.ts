@@ -6,7 +6,7 @@
 import "./native.ts";
 import assert from "node:assert";
 import { join } from "node:path";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { Batch } from "../src/data/loader.ts";
 import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
@@ -122,6 +122,7 @@ Deno.test({
   ignore: !available,
   async fn() {
     const dir = mkdtempSync(join(tmpdir(), "ecn-dist-train-"));
+    globalThis.addEventListener("unload", () => rmSync(dir, { recursive: true, force: true }));
     const tiny = (name: string, style: "daylight" | "dim", trainIds: number) => ({
       name,
       style,
