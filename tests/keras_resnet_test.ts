@@ -131,17 +131,24 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
     const argmax = (v: number[]) => v.indexOf(Math.max(...v));
+    let worstFolded = 0, worstKeras = 0;
     names.forEach((n, i) => {
       const maxDiff = (r: number[]) => Math.max(...r.map((v, j) => Math.abs(v - logits[i][j])));
-      // float32 here vs the same folded network in float64 (torchvision with v1 strides).
+      // float32 here vs the same folded network in float64 (torchvision with v1 strides; 6e-6 here).
       const dFolded = maxDiff(ref.folded[i]);
-      assert.ok(dFolded < 2e-3, `${n}: |logits - folded float64| = ${dFolded}`);
+      assert.ok(dFolded < 1e-4, `${n}: |logits - folded float64| = ${dFolded}`);
       // vs Keras' own graph: differs only by the padded border of conv1 (measured ~5e-3).
       const dKeras = maxDiff(ref.keras[i]);
-      assert.ok(dKeras < 2e-2, `${n}: |logits - Keras float64| = ${dKeras}`);
+      assert.ok(dKeras < 1e-2, `${n}: |logits - Keras float64| = ${dKeras}`);
+      worstFolded = Math.max(worstFolded, dFolded);
+      worstKeras = Math.max(worstKeras, dKeras);
       assert.strictEqual(argmax(logits[i]), argmax(ref.keras[i]), `${n}: top-1 vs Keras`);
       assert.strictEqual(argmax(logits[i]), expected[n].top1_index, `${n}: top-1`);
     });
+    console.log(
+      `  max |logit difference|: ${worstFolded.toExponential(2)} vs the folded network in ` +
+        `float64, ${worstKeras.toExponential(2)} vs Keras' graph (conv1's padded border)`,
+    );
     const top = classifyImages(model, images, norm, 1);
     names.forEach((n, i) => assert.strictEqual(top[i][0].index, expected[n].top1_index, n));
   },
