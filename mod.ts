@@ -81,7 +81,7 @@ export {
   type EcnOutputs,
   type ParamGroup as EcnParamGroup,
 } from "./src/reid/ecn_net.ts";
-export { ExemplarMemory } from "./src/reid/memory.ts";
+export { ExemplarMemory, type SharedBatch } from "./src/reid/memory.ts";
 export {
   DEFAULT_INVARIANCE,
   invarianceLoss,
@@ -214,3 +214,21 @@ export {
   saveFeatures,
 } from "./src/eval/features.ts";
 export { evaluationTable, rankingHtml } from "./src/eval/report.ts";
+
+// Several processes and machines: c10d process groups (Gloo), sharded sampling, the launcher.
+export {
+  DEFAULT_BUCKET_BYTES,
+  defaultBind,
+  distAvailable,
+  DistError,
+  type GroupOptions,
+  ProcessGroup,
+} from "./src/dist/group.ts";
+export { type BatchSource, ShardedLoader, shardOrder } from "./src/dist/sampler.ts";
+export {
+  CHILD_MARK,
+  type DistEnv,
+  distEnvFrom,
+  launch,
+  type LaunchOptions,
+} from "./src/dist/launch.ts";

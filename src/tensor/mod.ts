@@ -74,3 +74,10 @@ export {
   setRngState,
   torchVersion,
 } from "./runtime.ts";
+export {
+  configureCpuCache,
+  type CpuCacheStats,
+  cpuCacheStats,
+  releaseCpuCache,
+  resetCpuCachePeaks,
+} from "./cpu_cache.ts";
