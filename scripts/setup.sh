@@ -2,17 +2,21 @@
 # Sets up a fresh Debian/Ubuntu machine for this project, idempotently:
 #   - apt: libtorch-dev, OpenBLAS, a C/C++ compiler, libjpeg-turbo and libpng headers (and, with
 #     --oracle, python3-torch and python3-torchvision, the test oracle), Node.js/npm when missing;
+#   - with --bench, what the benchmarks compare against (implies --oracle): tcmalloc for the
+#     Python reference's second column, scikit-learn for open-reid's own metrics;
 #   - npm: the pinned Deno (node_modules/.bin/deno) and the npm packages (exact pins);
 #   - the native shim (deno task build).
-# Usage: bash scripts/setup.sh [--oracle]
+# Usage: bash scripts/setup.sh [--oracle] [--bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 oracle=0
+bench=0
 for arg in "$@"; do
   case "$arg" in
     --oracle) oracle=1 ;;
-    *) echo "setup: unknown option '$arg' (expected --oracle)" >&2; exit 2 ;;
+    --bench) oracle=1; bench=1 ;;
+    *) echo "setup: unknown option '$arg' (expected --oracle or --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -36,6 +40,10 @@ command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
 if [ "$oracle" = 1 ]; then
   have_pkg python3-torch || need+=(python3-torch)
   have_pkg python3-torchvision || need+=(python3-torchvision)
+fi
+if [ "$bench" = 1 ]; then
+  have_pkg libtcmalloc-minimal4 || need+=(libtcmalloc-minimal4)
+  have_pkg python3-sklearn || need+=(python3-sklearn)
 fi
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
