@@ -12,7 +12,7 @@ import type { RawStateDict, RawTensor } from "../src/nn/weights.ts";
 import { REFERENCE_CONFIG, type TrainConfig } from "../src/reid/config.ts";
 import { EcnNet } from "../src/reid/ecn_net.ts";
 import { ExemplarMemory } from "../src/reid/memory.ts";
-import { type StepLosses, Trainer } from "../src/reid/trainer.ts";
+import { ecnStep, type StepLosses, type StepParts, Trainer } from "../src/reid/trainer.ts";
 import * as T from "../src/tensor/mod.ts";
 import { prng } from "./op_harness.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
@@ -125,9 +125,10 @@ async function compareSteps(): Promise<void> {
     },
   );
   const memory = new ExemplarMemory(MEMORY, config.numFeatures);
-  // Trainer.step reads only config, model, memory and optimizer: run the trainer's own code
-  // without data sets.
-  const trainer = { config, model, memory, optimizer } as unknown as Trainer;
+  // The trainer's own step (ecnStep, what Trainer.step runs) on config, model, memory and
+  // optimizer, without data sets.
+  const parts: StepParts = { config, model, memory, optimizer };
+  const trainer = parts as unknown as Trainer;
   const initial = stateDictToRaw(model.stateDict());
 
   const steps = EPOCHS.map((epoch, k) => ({
@@ -183,7 +184,7 @@ async function compareSteps(): Promise<void> {
       const src = batch(inputs.get(`xs.${k}`)!, s.pids, k);
       const tgt = batch(inputs.get(`xt.${k}`)!, s.indexes, k);
       T.manualSeed(s.seed);
-      const losses: StepLosses = Trainer.prototype.step.call(trainer, src, tgt, s.epoch);
+      const losses: StepLosses = ecnStep(parts, src, tgt, s.epoch);
       const at = `step ${k} (epoch ${s.epoch})`;
       if (s.epoch >= config.neighborhoodFromEpoch) {
         // A near-tie at the k-th logit would make the neighbour choice arbitrary on either side.

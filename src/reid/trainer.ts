@@ -296,76 +296,7 @@ export class Trainer {
 
   /** One training step on a source batch and (unless source-only) a target batch. */
   step(src: Batch, tgt: Batch | null, epoch: number): StepLosses {
-    const c = this.config;
-    const pg = this.#group;
-    return scope(() => {
-      // Data parallel, as DDP: rank 0's buffers (BatchNorm statistics) before each forward.
-      if (pg) pg.broadcast(this.model.namedBuffers().map(([, b]) => b), 0);
-      const xs = tensor(src.images, {
-        shape: [src.size, 3, src.height, src.width],
-        device: c.device,
-      });
-      const ys = tensor(int64(src.pids), { device: c.device });
-      const logits = this.model.forward(xs);
-      const lossS = crossEntropy(logits, ys);
-      let loss = lossS;
-      let lossT: Tensor | null = null;
-      if (tgt && this.memory) {
-        const xt = tensor(tgt.images, {
-          shape: [tgt.size, 3, tgt.height, tgt.width],
-          device: c.device,
-        });
-        const idx = tensor(int64(tgt.indices), { device: c.device });
-        const f = this.model.forwardTarget(xt);
-        const memory = this.memory;
-        const targetLoss = () =>
-          invarianceLoss(memory, f, idx, epoch, {
-            beta: c.beta,
-            knn: c.neighborhood ? c.knn : 0,
-            alpha: c.alpha,
-            neighborhoodFromEpoch: c.neighborhoodFromEpoch,
-          });
-        if (pg) {
-          // Every rank's (feature, index) pairs, so that all apply the same memory updates.
-          const features = pg.allGather(f.detach());
-          const indexes = pg.allGather(idx);
-          if (features.shape[0] !== tgt.size * pg.worldSize) {
-            throw new DistError(
-              `target batches differ in size across ranks (${features.shape[0]} in all, ` +
-                `${tgt.size} here, ${pg.worldSize} processes)`,
-            );
-          }
-          lossT = memory.sharing({ features, indexes, offset: pg.rank * tgt.size }, targetLoss);
-        } else {
-          lossT = targetLoss();
-        }
-        loss = lossS.mul(1 - c.lambda).add(lossT.mul(c.lambda));
-      }
-      this.optimizer.zeroGrad();
-      let value = loss.item();
-      let accuracy = noGrad(() => logits.argmax(1).eq(ys).to({ dtype: "float32" }).mean().item());
-      let source = lossS.item();
-      let targetValue = lossT ? lossT.item() : null;
-      if (pg) {
-        // The means over all ranks (every rank then sees the same value and stops alike).
-        const t = tensor(new Float64Array([value, source, targetValue ?? 0, accuracy]));
-        pg.allReduce([t], { average: true });
-        [value, source, accuracy] = [t.toNumbers()[0], t.toNumbers()[1], t.toNumbers()[3]];
-        if (targetValue !== null) targetValue = t.toNumbers()[2];
-      }
-      if (!Number.isFinite(value)) {
-        throw new NonFiniteLossError(epoch, value);
-      }
-      loss.backward();
-      if (pg) {
-        // Each rank's loss is the mean over its batch: the average of the ranks' gradients is the
-        // gradient of the mean over the combined batch (equal batch sizes).
-        const grads = this.model.parameters().map((p) => p.grad).filter((g) => g !== null);
-        pg.allReduce(grads as Tensor[], { average: true });
-      }
-      this.optimizer.step();
-      return { loss: value, source, target: targetValue, accuracy };
-    });
+    return ecnStep(this, src, tgt, epoch, this.#group);
   }
 
   /** Extracts target (or `dataset`) query/gallery features and evaluates them. */
@@ -703,4 +634,101 @@ async function initBackboneFrom(model: EcnNet, path: string): Promise<void> {
         `features): ${copied} tensors matched; mismatched: ${mismatched.slice(0, 5).join("; ")}`,
     );
   }
+}
+
+/** What one ECN training step works on: the settings, the network, the memory and the optimizer. */
+export interface StepParts {
+  /** The run's settings (losses, device). */
+  readonly config: TrainConfig;
+  /** The network. */
+  readonly model: EcnNet;
+  /** The target's exemplar memory; null when source-only. */
+  readonly memory: ExemplarMemory | null;
+  /** The optimizer, stepped once. */
+  readonly optimizer: SGD;
+}
+
+/**
+ * One ECN training step (the reference's `Trainer._forward` + SGD): source cross-entropy, target
+ * invariance loss through the exemplar memory (updated in backward), (1 − λ)·source + λ·target,
+ * backward and an optimizer step. With a process group, data parallel: rank 0's buffers first,
+ * the memory updated from every rank's batch, gradients averaged. Throws NonFiniteLossError
+ * before backward when the loss is not finite.
+ */
+export function ecnStep(
+  parts: StepParts,
+  src: Batch,
+  tgt: Batch | null,
+  epoch: number,
+  pg: ProcessGroup | null = null,
+): StepLosses {
+  const c = parts.config;
+  return scope(() => {
+    // Data parallel, as DDP: rank 0's buffers (BatchNorm statistics) before each forward.
+    if (pg) pg.broadcast(parts.model.namedBuffers().map(([, b]) => b), 0);
+    const xs = tensor(src.images, {
+      shape: [src.size, 3, src.height, src.width],
+      device: c.device,
+    });
+    const ys = tensor(int64(src.pids), { device: c.device });
+    const logits = parts.model.forward(xs);
+    const lossS = crossEntropy(logits, ys);
+    let loss = lossS;
+    let lossT: Tensor | null = null;
+    if (tgt && parts.memory) {
+      const xt = tensor(tgt.images, {
+        shape: [tgt.size, 3, tgt.height, tgt.width],
+        device: c.device,
+      });
+      const idx = tensor(int64(tgt.indices), { device: c.device });
+      const f = parts.model.forwardTarget(xt);
+      const memory = parts.memory;
+      const targetLoss = () =>
+        invarianceLoss(memory, f, idx, epoch, {
+          beta: c.beta,
+          knn: c.neighborhood ? c.knn : 0,
+          alpha: c.alpha,
+          neighborhoodFromEpoch: c.neighborhoodFromEpoch,
+        });
+      if (pg) {
+        // Every rank's (feature, index) pairs, so that all apply the same memory updates.
+        const features = pg.allGather(f.detach());
+        const indexes = pg.allGather(idx);
+        if (features.shape[0] !== tgt.size * pg.worldSize) {
+          throw new DistError(
+            `target batches differ in size across ranks (${features.shape[0]} in all, ` +
+              `${tgt.size} here, ${pg.worldSize} processes)`,
+          );
+        }
+        lossT = memory.sharing({ features, indexes, offset: pg.rank * tgt.size }, targetLoss);
+      } else {
+        lossT = targetLoss();
+      }
+      loss = lossS.mul(1 - c.lambda).add(lossT.mul(c.lambda));
+    }
+    parts.optimizer.zeroGrad();
+    let value = loss.item();
+    let accuracy = noGrad(() => logits.argmax(1).eq(ys).to({ dtype: "float32" }).mean().item());
+    let source = lossS.item();
+    let targetValue = lossT ? lossT.item() : null;
+    if (pg) {
+      // The means over all ranks (every rank then sees the same value and stops alike).
+      const t = tensor(new Float64Array([value, source, targetValue ?? 0, accuracy]));
+      pg.allReduce([t], { average: true });
+      [value, source, accuracy] = [t.toNumbers()[0], t.toNumbers()[1], t.toNumbers()[3]];
+      if (targetValue !== null) targetValue = t.toNumbers()[2];
+    }
+    if (!Number.isFinite(value)) {
+      throw new NonFiniteLossError(epoch, value);
+    }
+    loss.backward();
+    if (pg) {
+      // Each rank's loss is the mean over its batch: the average of the ranks' gradients is the
+      // gradient of the mean over the combined batch (equal batch sizes).
+      const grads = parts.model.parameters().map((p) => p.grad).filter((g) => g !== null);
+      pg.allReduce(grads as Tensor[], { average: true });
+    }
+    parts.optimizer.step();
+    return { loss: value, source, target: targetValue, accuracy };
+  });
 }
