@@ -126,6 +126,8 @@ export { type AtomicContent, writeFileAtomic } from "./src/util/atomic.ts";
 
 // Re-ID data: data set readers, CamStyle, the synthetic generator, images.
 export {
+  describeIgnored,
+  type IgnoredFile,
   loadReidDataset,
   type LoadReidOptions,
   type ReidDataset,
