@@ -73,7 +73,8 @@ async function benchOps(rounds: number): Promise<void> {
   for (const t of [a, b, x]) t.dispose();
 }
 
-interface EcnBenchOptions {
+/** One ECN step benchmark: network, input size, images per side, timed steps, features. */
+export interface EcnBenchOptions {
   arch: EcnArch;
   height: number;
   width: number;
@@ -82,7 +83,8 @@ interface EcnBenchOptions {
   features: number;
 }
 
-function ecnStepTimes(o: EcnBenchOptions): number[] {
+/** Seconds per ECN training step (the first, warm-up step excluded). */
+export function ecnStepTimes(o: EcnBenchOptions): number[] {
   T.manualSeed(0);
   const net = new EcnNet({ arch: o.arch, numSourceIds: 100, numFeatures: o.features });
   net.train();

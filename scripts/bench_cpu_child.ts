@@ -8,9 +8,7 @@
 import * as T from "../src/tensor/mod.ts";
 import { cpuCacheStats } from "../src/tensor/cpu_cache.ts";
 import { type EcnArch, EcnNet } from "../src/reid/ecn_net.ts";
-import { ExemplarMemory } from "../src/reid/memory.ts";
-import { invarianceLoss } from "../src/reid/losses.ts";
-import { SGD } from "../src/optim/sgd.ts";
+import { ecnStepTimes } from "./bench.ts";
 
 /** Peak resident memory of this process (VmHWM), in bytes. */
 export function peakRssBytes(): number {
@@ -28,32 +26,6 @@ function timeSteps(steps: number, step: () => void): number[] {
   return times;
 }
 
-/** ECN training steps with the reference's step (source CE + target invariance, SGD). */
-function ecn(arch: EcnArch, h: number, w: number, batch: number, steps: number): number[] {
-  const features = arch === "mobilenet_v2" ? 1024 : 4096;
-  const net = new EcnNet({ arch, numSourceIds: 100, numFeatures: features });
-  net.train();
-  const opt = new SGD(net.paramGroups().map((g) => ({ params: g.params, lrMult: g.lrMult })), {
-    lr: 0.1,
-    momentum: 0.9,
-    weightDecay: 5e-4,
-    nesterov: true,
-  });
-  const memory = new ExemplarMemory(1000, features);
-  const xs = T.keep(T.randn([batch, 3, h, w]));
-  const ys = T.keep(T.randint(0, 100, [batch]));
-  const xt = T.keep(T.randn([batch, 3, h, w]));
-  const it = T.keep(T.randperm(1000).slice(0, 0, batch));
-  return timeSteps(steps, () => {
-    const ls = T.crossEntropy(net.forward(xs), ys);
-    const lt = invarianceLoss(memory, net.forwardTarget(xt), it, 1);
-    const loss = ls.mul(0.7).add(lt.mul(0.3));
-    opt.zeroGrad();
-    loss.backward();
-    opt.step();
-  });
-}
-
 /** Evaluation features (pool5, eval mode, no gradients) of one batch per step. */
 function features(arch: EcnArch, h: number, w: number, batch: number, steps: number): number[] {
   const net = new EcnNet({ arch, numSourceIds: 100 });
@@ -66,6 +38,16 @@ function features(arch: EcnArch, h: number, w: number, batch: number, steps: num
 if (import.meta.main) {
   const [mode, arch, h, w, batch, steps] = Deno.args;
   T.manualSeed(0);
+  // The ECN step is `deno task bench`'s (bench.ts), with the reference's feature sizes.
+  const ecn = (arch: EcnArch, height: number, width: number, batch: number, steps: number) =>
+    ecnStepTimes({
+      arch,
+      height,
+      width,
+      batch,
+      steps,
+      features: arch === "mobilenet_v2" ? 1024 : 4096,
+    });
   const run = mode === "ecn" ? ecn : mode === "features" ? features : null;
   if (!run) {
     console.error(`bench_cpu_child: mode must be 'ecn' or 'features', got '${mode}'`);
