@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
+import { tinyDomain } from "./tiny_domains.ts";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import { distAvailable } from "../src/dist/group.ts";
 import { distEnvFrom } from "../src/dist/launch.ts";
@@ -26,19 +27,9 @@ const tmp = mkdtempSync(join(tmpdir(), "ecn-dist-launch-"));
 globalThis.addEventListener("unload", () => rmSync(tmp, { recursive: true, force: true }));
 
 async function tinyData(): Promise<Record<string, string>> {
-  const tiny = (name: string, style: "daylight" | "dim", trainIds: number) => ({
-    name,
-    style,
-    numCams: 2,
-    trainIds,
-    testIds: 4,
-    imagesPerTrainId: 4,
-    distractors: 2,
-    junk: 0,
-  });
   const res = await generateSyntheticDomains({
     outDir: join(tmp, "data"),
-    domains: [tiny("S", "daylight", 6), tiny("T", "dim", 5)],
+    domains: [tinyDomain("S", "daylight", 6), tinyDomain("T", "dim", 5)],
   });
   return res.domains;
 }

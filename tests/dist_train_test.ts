@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { Batch } from "../src/data/loader.ts";
 import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
+import { tinyDomain } from "./tiny_domains.ts";
 import { mulberry32 } from "../src/util/random.ts";
 import { distAvailable, ProcessGroup } from "../src/dist/group.ts";
 import { shardOrder } from "../src/dist/sampler.ts";
@@ -123,19 +124,9 @@ Deno.test({
   async fn() {
     const dir = mkdtempSync(join(tmpdir(), "ecn-dist-train-"));
     globalThis.addEventListener("unload", () => rmSync(dir, { recursive: true, force: true }));
-    const tiny = (name: string, style: "daylight" | "dim", trainIds: number) => ({
-      name,
-      style,
-      numCams: 2,
-      trainIds,
-      testIds: 4,
-      imagesPerTrainId: 4,
-      distractors: 2,
-      junk: 0,
-    });
     const data = await generateSyntheticDomains({
       outDir: join(dir, "data"),
-      domains: [tiny("S", "daylight", 6), tiny("T", "dim", 5)],
+      domains: [tinyDomain("S", "daylight", 6), tinyDomain("T", "dim", 5)],
     });
     writeFileSync(join(dir, "data.json"), JSON.stringify(data.domains));
     const [refParams, refMemory] = await train(

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
+import { tinyDomain } from "./tiny_domains.ts";
 import { generateCamStyle } from "../src/data/camstyle.ts";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import { mergeConfig, QUICK_OVERRIDES, type TrainConfig } from "../src/reid/config.ts";
@@ -15,19 +16,9 @@ import { loadTrainedModel } from "../src/reid/pretrained.ts";
 import { liveTensors } from "../src/tensor/mod.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "ecn-trainer-"));
-const tiny = (name: string, style: "daylight" | "dim", trainIds: number) => ({
-  name,
-  style,
-  numCams: 2,
-  trainIds,
-  testIds: 4,
-  imagesPerTrainId: 4,
-  distractors: 2,
-  junk: 0,
-});
 const data = await generateSyntheticDomains({
   outDir: join(tmp, "data"),
-  domains: [tiny("S", "daylight", 6), tiny("T", "dim", 5), tiny("U", "dim", 6)],
+  domains: [tinyDomain("S", "daylight", 6), tinyDomain("T", "dim", 5), tinyDomain("U", "dim", 6)],
 });
 const camstyle = join(tmp, "T_camstyle");
 await generateCamStyle(loadReidDataset(data.domains.T, { quiet: true }), camstyle);
