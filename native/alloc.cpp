@@ -48,8 +48,10 @@ class CachingCpuAllocator final : public c10::Allocator {
   c10::DataPtr allocate(size_t n) const override {
     auto* self = const_cast<CachingCpuAllocator*>(this);
     if (n < kMinCached) {
+      // Small blocks never enter the cache: freed straight to libtorch's allocator, without the
+      // lock and the lookup that give_back takes.
       void* p = c10::alloc_cpu(n);
-      return {p, p, &cached_delete, c10::Device(c10::DeviceType::CPU)};
+      return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
     }
     void* p = self->take(size_class(n));
     return {p, p, &cached_delete, c10::Device(c10::DeviceType::CPU)};
@@ -60,7 +62,8 @@ class CachingCpuAllocator final : public c10::Allocator {
   // Pure virtual in libtorch >= 2.3, absent before: declared without `override` for both.
   void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
-  // Called by the deleter for every block this allocator handed out.
+  // Called by the deleter of every cached-size block (and by raw_deleter's users, whose small
+  // blocks are not in in_use_ and go to libtorch's allocator).
   void give_back(void* p) {
     if (p == nullptr) return;
     std::unique_lock<std::mutex> lock(mu_);
