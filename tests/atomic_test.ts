@@ -1,20 +1,5 @@
+import assert from "node:assert";
 import { writeFileAtomic } from "../src/util/atomic.ts";
-
-// Local assertions: node:assert needs @types/node, which is not installed.
-function assertEquals(got: unknown, want: unknown, msg = "values differ"): void {
-  const a = JSON.stringify(got), b = JSON.stringify(want);
-  if (a !== b) throw new Error(`${msg}: got ${a}, want ${b}`);
-}
-async function assertRejectsMsg(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    const m = (e as Error).message;
-    if (!re.test(m)) throw new Error(`message ${JSON.stringify(m)} does not match ${re}`);
-    return;
-  }
-  throw new Error(`expected a rejection matching ${re}`);
-}
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const read = async (p: string): Promise<string> => new TextDecoder().decode(await Deno.readFile(p));
@@ -40,15 +25,15 @@ Deno.test("writeFileAtomic writes bytes, sync chunks and async chunks", async ()
   try {
     const p = `${dir}/out.bin`;
     await writeFileAtomic(p, text("hello"));
-    assertEquals(await read(p), "hello");
+    assert.strictEqual(await read(p), "hello");
     await writeFileAtomic(p, [text("a"), text("bc"), new Uint8Array(0), text("d")]);
-    assertEquals(await read(p), "abcd");
+    assert.strictEqual(await read(p), "abcd");
     await writeFileAtomic(p, chunks());
-    assertEquals(await read(p), "012");
+    assert.strictEqual(await read(p), "012");
     const big = new Uint8Array(3 << 20).map((_, i) => i * 7);
     await writeFileAtomic(p, big);
-    assertEquals((await Deno.readFile(p)).every((v, i) => v === big[i]), true);
-    assertEquals(await names(dir), ["out.bin"]);
+    assert.strictEqual((await Deno.readFile(p)).every((v, i) => v === big[i]), true);
+    assert.deepStrictEqual(await names(dir), ["out.bin"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -59,23 +44,23 @@ Deno.test("a failure mid-write keeps the old file and leaves no temporary file",
   try {
     const p = `${dir}/weights.safetensors`;
     await writeFileAtomic(p, text("good old contents"));
-    await assertRejectsMsg(
+    await assert.rejects(
       () => writeFileAtomic(p, failing()),
       /weights\.safetensors failed \(old contents kept\): disk on fire/,
     );
-    assertEquals(await read(p), "good old contents");
-    assertEquals(await names(dir), ["weights.safetensors"]);
+    assert.strictEqual(await read(p), "good old contents");
+    assert.deepStrictEqual(await names(dir), ["weights.safetensors"]);
 
     // A failing first write creates nothing at all.
-    await assertRejectsMsg(() => writeFileAtomic(`${dir}/new.bin`, failing()), /disk on fire/);
-    assertEquals(await names(dir), ["weights.safetensors"]);
+    await assert.rejects(() => writeFileAtomic(`${dir}/new.bin`, failing()), /disk on fire/);
+    assert.deepStrictEqual(await names(dir), ["weights.safetensors"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("writeFileAtomic into a missing directory fails naming the path", async () => {
-  await assertRejectsMsg(
+  await assert.rejects(
     () => writeFileAtomic("/nonexistent_dir_ecn/x.bin", text("x")),
     /\/nonexistent_dir_ecn\/x\.bin failed/,
   );

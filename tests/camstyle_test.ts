@@ -1,3 +1,4 @@
+import assert from "node:assert";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import {
   camStyleFileName,
@@ -12,15 +13,6 @@ import {
 import { encodePng, readImage, type RgbImage } from "../src/data/image.ts";
 import { mulberry32 } from "../src/util/random.ts";
 import { main as camstyleMain } from "../src/cli/camstyle.ts";
-
-// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
-function assert(cond: boolean, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function assertEquals(actual: unknown, expected: unknown): void {
-  const a = JSON.stringify(actual), e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`values differ:\n  actual:   ${a}\n  expected: ${e}`);
-}
 
 /** A textured image whose colours depend on the camera: cam 0 warm and bright, cam 1 cool and dark. */
 function cameraImage(cam: number, seed: number): RgbImage {
@@ -70,11 +62,11 @@ function dist(a: number[], b: number[]): number {
 }
 
 Deno.test("CamStyle file names follow the reference (1-based cameras)", () => {
-  assertEquals(
+  assert.deepStrictEqual(
     camStyleFileName("0002_c1s1_000451_03", 0, 4, "pair"),
     "0002_c1s1_000451_03_fake_1to5.jpg",
   );
-  assertEquals(
+  assert.deepStrictEqual(
     camStyleFileName("0000_000_01_0303morning_0015_0", 0, 14, "target"),
     "0000_000_01_0303morning_0015_0_fake_15.jpg",
   );
@@ -83,27 +75,27 @@ Deno.test("CamStyle file names follow the reference (1-based cameras)", () => {
 Deno.test("lookup: own camera gives the original, others the copy; draws are uniform", () => {
   const root = makeDataset();
   const ds = loadReidDataset(root, { quiet: true });
-  assertEquals(camStyleNamingFor(ds), "pair");
+  assert.strictEqual(camStyleNamingFor(ds), "pair");
   Deno.removeSync(root, { recursive: true });
   const index = new CamStyleIndex(ds, { dir: "/elsewhere/cs" });
   const item = ds.train[0]; // camera 0
-  assertEquals(index.pathFor(item, 0), item.path);
-  assertEquals(index.pathFor(item, 1), `/elsewhere/cs/0001_c1s1_000000_00_fake_1to2.jpg`);
-  assertEquals(new CamStyleIndex(ds).dir, `${root}/bounding_box_train_camstyle`);
+  assert.deepStrictEqual(index.pathFor(item, 0), item.path);
+  assert.strictEqual(index.pathFor(item, 1), `/elsewhere/cs/0001_c1s1_000000_00_fake_1to2.jpg`);
+  assert.strictEqual(new CamStyleIndex(ds).dir, `${root}/bounding_box_train_camstyle`);
   const msmt = new CamStyleIndex(ds, { dir: "/x", naming: "target" });
-  assertEquals(msmt.pathFor(item, 1), "/x/0001_c1s1_000000_00_fake_2.jpg");
+  assert.strictEqual(msmt.pathFor(item, 1), "/x/0001_c1s1_000000_00_fake_2.jpg");
   const rng = mulberry32(7);
   let own = 0;
   const n = 4000;
   for (let i = 0; i < n; i++) if (index.pickCamStyle(item, rng) === item.path) own++;
-  assert(Math.abs(own / n - 0.5) < 0.03, `own-camera share ${own / n}, expected about 1/2`);
+  assert.ok(Math.abs(own / n - 0.5) < 0.03, `own-camera share ${own / n}, expected about 1/2`);
   let threw = false;
   try {
     index.pathFor(item, 2);
   } catch (e) {
     threw = (e as Error).message.includes("out of range 0..1");
   }
-  assert(threw, "camera 2 of 2 must be rejected");
+  assert.ok(threw, "camera 2 of 2 must be rejected");
 });
 
 Deno.test("check(): missing copies are reported once, with count and pattern", () => {
@@ -121,18 +113,18 @@ Deno.test("check(): missing copies are reported once, with count and pattern", (
   } catch (e) {
     msg = (e as Error).message;
   }
-  assert(msg.includes("2 of 6 expected files"), msg);
-  assert(msg.includes(`${dir}/{stem}_fake_{c}to{c'}.jpg`), msg);
-  assert(msg.includes(needed[0]), msg);
-  assert(msg.includes("deno task camstyle"), msg);
+  assert.ok(msg.includes("2 of 6 expected files"), msg);
+  assert.ok(msg.includes(`${dir}/{stem}_fake_{c}to{c'}.jpg`), msg);
+  assert.ok(msg.includes(needed[0]), msg);
+  assert.ok(msg.includes("deno task camstyle"), msg);
   const report = index.check({ throwOnMissing: false });
-  assertEquals(report.missing, needed.slice(0, 2));
+  assert.deepStrictEqual(report.missing, needed.slice(0, 2));
   for (const p of needed.slice(0, 2)) Deno.writeFileSync(p, new Uint8Array(0));
   // The report is cached; a fresh index sees the completed folder.
-  assertEquals(index.check({ throwOnMissing: false }).missing.length, 2);
-  assertEquals(new CamStyleIndex(ds, { dir }).check().missing.length, 0);
+  assert.strictEqual(index.check({ throwOnMissing: false }).missing.length, 2);
+  assert.strictEqual(new CamStyleIndex(ds, { dir }).check().missing.length, 0);
   const absent = new CamStyleIndex(ds, { dir: `${root}/nope` }).check({ throwOnMissing: false });
-  assertEquals(absent.missing.length, 6);
+  assert.strictEqual(absent.missing.length, 6);
   Deno.removeSync(root, { recursive: true });
 });
 
@@ -149,26 +141,26 @@ Deno.test("l-alpha-beta round trip is within one level", () => {
   for (let i = 0; i < img.data.length; i++) {
     worst = Math.max(worst, Math.abs(back.data[i] - img.data[i]));
   }
-  assert(worst <= 1, `round-trip error ${worst}`);
+  assert.ok(worst <= 1, `round-trip error ${worst}`);
 });
 
 Deno.test("generateCamStyle writes every copy and moves colours towards the target camera", async () => {
   const root = makeDataset();
   const ds = loadReidDataset(root, { quiet: true });
   const styles = await learnCameraStyles(ds);
-  assertEquals(styles.map((s) => s.images), [3, 3]);
+  assert.deepStrictEqual(styles.map((s) => s.images), [3, 3]);
   const src = await readImage(ds.train[0].path); // camera 0
   const tgtMean = meanRgb(await readImage(ds.train[3].path)); // camera 1
   for (const mode of ["quantile", "reinhard"] as const) {
     const out = transferStyle(src, styles[0], styles[1], mode);
     const before = dist(meanRgb(src), tgtMean), after = dist(meanRgb(out), tgtMean);
-    assert(after < 0.25 * before, `${mode}: mean colour distance ${before} -> ${after}`);
+    assert.ok(after < 0.25 * before, `${mode}: mean colour distance ${before} -> ${after}`);
   }
   const out = `${root}/generated`;
   const res = await generateCamStyle(ds, out, { quality: 95 });
-  assertEquals(res.written, 6);
+  assert.strictEqual(res.written, 6);
   const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
-  assertEquals(names, [
+  assert.deepStrictEqual(names, [
     "0001_c1s1_000000_00_fake_1to2.jpg",
     "0001_c2s1_000000_00_fake_2to1.jpg",
     "0002_c1s1_000001_00_fake_1to2.jpg",
@@ -177,15 +169,15 @@ Deno.test("generateCamStyle writes every copy and moves colours towards the targ
     "0003_c2s1_000002_00_fake_2to1.jpg",
   ]);
   const fake = await readImage(`${out}/0001_c1s1_000000_00_fake_1to2.jpg`);
-  assertEquals([fake.width, fake.height], [src.width, src.height]);
-  assert(
+  assert.deepStrictEqual([fake.width, fake.height], [src.width, src.height]);
+  assert.ok(
     dist(meanRgb(fake), tgtMean) < 0.25 * dist(meanRgb(src), tgtMean),
     "written copy not moved",
   );
-  assertEquals(new CamStyleIndex(ds, { dir: out }).check().missing.length, 0);
+  assert.strictEqual(new CamStyleIndex(ds, { dir: out }).check().missing.length, 0);
   // A second run keeps what exists (resume).
   const again = await generateCamStyle(ds, out);
-  assertEquals([again.written, again.kept], [0, 6]);
+  assert.deepStrictEqual([again.written, again.kept], [0, 6]);
   Deno.removeSync(root, { recursive: true });
 });
 
@@ -197,10 +189,10 @@ Deno.test("camstyle CLI refuses the shared folder and asks for --out", async () 
     // The project's ../shared beside the repository (it need not exist: the refusal comes first).
     const shared = new URL("../../shared/data/cuhk03d", import.meta.url).pathname;
     const rc = await camstyleMain(["--data", decodeURIComponent(shared)]);
-    assertEquals(rc, 1);
+    assert.strictEqual(rc, 1);
   } finally {
     console.error = orig;
   }
-  assert(errors.join("\n").includes("refusing to write"), errors.join("\n"));
-  assert(errors.join("\n").includes("--out"), errors.join("\n"));
+  assert.ok(errors.join("\n").includes("refusing to write"), errors.join("\n"));
+  assert.ok(errors.join("\n").includes("--out"), errors.join("\n"));
 });

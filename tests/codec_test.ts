@@ -9,26 +9,12 @@
  * 2,000 images each plus every file whose JPEG layout is not the common baseline 4:2:0 one
  * (`ECN_CODEC_FULL=1` checks all of them).
  */
+import assert from "node:assert";
 import { createHash } from "node:crypto";
 import { decodeImage, encodeJpeg, encodePng, type RgbImage } from "../src/data/image.ts";
 import { codecVersions, nativeDecodeJpeg } from "../src/data/codec_native.ts";
 import { Rng } from "../src/util/random.ts";
 import { oracleAvailable, oracleTest, runOracleJson } from "./oracle/oracle.ts";
-
-// Local assertions: @std/assert is unreachable.
-function assert(cond: boolean, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function assertThrows(fn: () => unknown, re: RegExp): string {
-  try {
-    fn();
-  } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
-    if (!re.test(m)) throw new Error(`error message ${JSON.stringify(m)} does not match ${re}`);
-    return m;
-  }
-  throw new Error(`expected an error matching ${re}`);
-}
 
 const REPO = new URL("../", import.meta.url).pathname;
 const CUHK03D = new URL("../../shared/data/cuhk03d/", import.meta.url).pathname;
@@ -88,7 +74,7 @@ function testImage(width: number, height: number, seed: number): RgbImage {
 
 Deno.test("the codec library is libjpeg-turbo and libpng", () => {
   const v = codecVersions();
-  assert(/^libjpeg-turbo \d+\.\d+\.\d+, libpng 1\.6\.\d+$/.test(v), v);
+  assert.ok(/^libjpeg-turbo \d+\.\d+\.\d+, libpng 1\.6\.\d+$/.test(v), v);
 });
 
 Deno.test("a missing codec library is a clear error naming ECN_IMAGE_LIB's path", async () => {
@@ -103,7 +89,7 @@ Deno.test("a missing codec library is a clear error naming ECN_IMAGE_LIB's path"
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  assert(
+  assert.ok(
     text.includes("cannot load the image codec library from /nonexistent/libecn_image.so") &&
       text.includes("deno task build"),
     text + new TextDecoder().decode(out.stderr),
@@ -116,14 +102,14 @@ Deno.test("loader workers need no libtorch: the worker's module graph stays off 
     stdout: "piped",
     stderr: "piped",
   }).output();
-  assert(out.success, new TextDecoder().decode(out.stderr));
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
   const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
     modules: { specifier: string }[];
   };
   const specs = info.modules.map((m) => m.specifier);
-  assert(specs.some((s) => s.endsWith("/src/data/codec_native.ts")), "codec_native.ts not used");
+  assert.ok(specs.some((s) => s.endsWith("/src/data/codec_native.ts")), "codec_native.ts not used");
   const torch = specs.filter((s) => /\/src\/(ffi|tensor|nn)\//.test(s));
-  assert(torch.length === 0, `the worker imports libtorch code: ${torch.join(", ")}`);
+  assert.ok(torch.length === 0, `the worker imports libtorch code: ${torch.join(", ")}`);
 });
 
 // --- fixtures from Pillow ------------------------------------------------------------------
@@ -147,15 +133,15 @@ oracleTest(
         const d = difference(decodeImage(jpg, name), pixels);
         if (d) bad.push(`${name}: ${d}`);
         const { detail } = nativeDecodeJpeg(jpg, name);
-        assert((detail[1] === 1) === name.includes("progressive"), `${name}: progressive flag`);
-        assert(layout(jpg).includes("restart") === name.includes("restart"), `${name}: DRI`);
+        assert.ok((detail[1] === 1) === name.includes("progressive"), `${name}: progressive flag`);
+        assert.ok(layout(jpg).includes("restart") === name.includes("restart"), `${name}: DRI`);
         if (detail[1]) progressive++;
         if (detail[0] === 1) gray++;
         if (detail[0] === 4) cmyk++;
       }
     }
-    assert(bad.length === 0, `differs from Pillow:\n${bad.join("\n")}`);
-    assert(progressive === 8 && gray === 10 && cmyk === 4, `${progressive} ${gray} ${cmyk}`);
+    assert.ok(bad.length === 0, `differs from Pillow:\n${bad.join("\n")}`);
+    assert.ok(progressive === 8 && gray === 10 && cmyk === 4, `${progressive} ${gray} ${cmyk}`);
   },
 );
 
@@ -169,17 +155,17 @@ oracleTest(
     for (const { mode, bytes, pixels } of results[0]) {
       const path = `pil_${mode}.png`;
       if (!pixels) {
-        assertThrows(
+        assert.throws(
           () => decodeImage(unb64(bytes), path),
           /pil_I;16\.png: unsupported PNG bit depth 16 for color type 0 \(gray\)/,
         );
         continue;
       }
       const d = difference(decodeImage(unb64(bytes), path), pixels);
-      assert(d === "", `${mode}: ${d}`);
+      assert.ok(d === "", `${mode}: ${d}`);
       modes.push(mode);
     }
-    assert(modes.length === 15, modes.join(", "));
+    assert.ok(modes.length === 15, modes.join(", "));
   },
 );
 
@@ -211,7 +197,7 @@ oracleTest("encodeJpeg writes Pillow's bytes (img.save(f, 'JPEG', quality=q))", 
     qualities.forEach((q, k) => {
       const ours = encodeJpeg(img, q);
       const theirs = unb64(results[i][k]);
-      assert(
+      assert.ok(
         ours.length === theirs.length && ours.every((b, j) => b === theirs[j]),
         `${name} q${q}: ${ours.length} bytes, Pillow's ${theirs.length}, contents differ`,
       );
@@ -219,7 +205,7 @@ oracleTest("encodeJpeg writes Pillow's bytes (img.save(f, 'JPEG', quality=q))", 
   });
   // The default quality is 90.
   const img = images[0][1];
-  assert(encodeJpeg(img).every((b, j) => b === encodeJpeg(img, 90)[j]), "default quality");
+  assert.ok(encodeJpeg(img).every((b, j) => b === encodeJpeg(img, 90)[j]), "default quality");
 });
 
 oracleTest("Pillow reads encodePng output exactly; PNG round-trips", async () => {
@@ -228,9 +214,9 @@ oracleTest("Pillow reads encodePng output exactly; PNG round-trips", async () =>
     cases: imgs.map((img) => ({ op: "read", bytes: b64(encodePng(img)) })),
   });
   imgs.forEach((img, i) => {
-    assert(difference(img, results[i]) === "", `Pillow: ${difference(img, results[i])}`);
+    assert.ok(difference(img, results[i]) === "", `Pillow: ${difference(img, results[i])}`);
     const back = decodeImage(encodePng(img), "roundtrip.png");
-    assert(difference(back, results[i]) === "", "round trip");
+    assert.ok(difference(back, results[i]) === "", "round trip");
   });
 });
 
@@ -311,7 +297,7 @@ async function compareWithPillow(paths: string[]): Promise<Map<string, number>> 
       }
     });
   }
-  assert(
+  assert.ok(
     bad.length === 0,
     `${bad.length} files differ from Pillow:\n${bad.slice(0, 20).join("\n")}`,
   );
@@ -387,12 +373,16 @@ Deno.test("decodeImage errors name the path and what was expected", () => {
     "p12.jpg",
     /^p12\.jpg: unreadable JPEG \(libjpeg: Unsupported JPEG data precision 12\)/,
   ]);
-  for (const [bytes, path, re] of cases) assertThrows(() => decodeImage(bytes, path), re);
+  for (const [bytes, path, re] of cases) {
+    assert.throws(() => decodeImage(bytes, path), { message: re });
+  }
   // A flipped byte inside the header chunk is caught by its CRC.
   const bad = png.slice();
-  assert(new TextDecoder().decode(bad.subarray(12, 16)) === "IHDR", "layout");
+  assert.ok(new TextDecoder().decode(bad.subarray(12, 16)) === "IHDR", "layout");
   bad[18] ^= 0xff;
-  assertThrows(() => decodeImage(bad, "g.png"), /^g\.png: corrupt PNG \(CRC mismatch/);
+  assert.throws(() => decodeImage(bad, "g.png"), {
+    message: /^g\.png: corrupt PNG \(CRC mismatch/,
+  });
 });
 
 Deno.test("truncated or corrupted files never crash: every cut and 2,000 byte flips", () => {
@@ -400,9 +390,9 @@ Deno.test("truncated or corrupted files never crash: every cut and 2,000 byte fl
   const png = encodePng(testImage(20, 10, 3));
   for (const [file, name] of [[jpg, "cut.jpg"], [png, "cut.png"]] as const) {
     for (let n = 3; n < file.length; n += 7) {
-      assertThrows(
+      assert.throws(
         () => decodeImage(file.subarray(0, n), name),
-        /^cut\.(jpg|png): (truncated|unreadable|corrupt|unsupported) /,
+        { message: /^cut\.(jpg|png): (truncated|unreadable|corrupt|unsupported) / },
       );
     }
   }
@@ -416,29 +406,29 @@ Deno.test("truncated or corrupted files never crash: every cut and 2,000 byte fl
     for (let k = 0; k < 1 + (t % 4); k++) b[rng.int(2, b.length - 1)] ^= 1 << rng.int(0, 7);
     try {
       const img = decodeImage(b, name);
-      assert(img.data.length === img.width * img.height * 3, "size");
+      assert.ok(img.data.length === img.width * img.height * 3, "size");
     } catch (e) {
-      assert(e instanceof Error && e.message.startsWith(`${name}: `), String(e));
+      assert.ok(e instanceof Error && e.message.startsWith(`${name}: `), String(e));
       failed++;
     }
   }
-  assert(failed > 0, "no flip was caught");
+  assert.ok(failed > 0, "no flip was caught");
 });
 
 Deno.test("encoder input is checked", () => {
   const img = testImage(8, 8, 1);
   for (const q of [0, 101, 50.5, NaN]) {
-    assertThrows(() => encodeJpeg(img, q), /encodeJpeg: quality must be an integer in 1\.\.100/);
+    assert.throws(() => encodeJpeg(img, q), /encodeJpeg: quality must be an integer in 1\.\.100/);
   }
-  assertThrows(
+  assert.throws(
     () => encodeJpeg({ width: 8, height: 8, data: new Uint8Array(10) }, 90),
     /encodeJpeg: expected an RGB image.*8x8 with 10 bytes/,
   );
-  assertThrows(
+  assert.throws(
     () => encodePng({ width: 0, height: 8, data: new Uint8Array(0) }),
     /encodePng: expected an RGB image/,
   );
-  assertThrows(
+  assert.throws(
     () => encodeJpeg({ width: 70000, height: 1, data: new Uint8Array(210000) }, 90),
     /encodeJpeg: JPEG sides are at most 65500 pixels/,
   );

@@ -1,3 +1,4 @@
+import assert from "node:assert";
 import {
   loadReidDataset,
   MARKET_NAME_PATTERN,
@@ -25,24 +26,6 @@ function makeMarket(files: { train?: string[]; query?: string[]; gallery?: strin
   return root;
 }
 
-// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
-function assert(cond: boolean, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function assertEquals(actual: unknown, expected: unknown): void {
-  const a = JSON.stringify(actual), e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`values differ:\n  actual:   ${a}\n  expected: ${e}`);
-}
-function assertThrows(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof Error) return e;
-    throw new Error(`threw a non-Error: ${String(e)}`);
-  }
-  throw new Error("expected an error, none was thrown");
-}
-
 const QUIET = { quiet: true };
 
 Deno.test("market layout: relabelling, junk/distractors, 0-based cameras, sorted indices", () => {
@@ -60,11 +43,11 @@ Deno.test("market layout: relabelling, junk/distractors, 0-based cameras, sorted
     gallery: ["0011_c2s1_000002_00.jpg", "0000_c1s1_000009_00.jpg", "-1_c3s1_000001_00.jpg"],
   });
   const ds = loadReidDataset(root, QUIET);
-  assertEquals(ds.layout, "market");
-  assertEquals(ds.numTrainIds, 3);
-  assertEquals(ds.trainPidMap, [2, 5, 7]);
+  assert.strictEqual(ds.layout, "market");
+  assert.strictEqual(ds.numTrainIds, 3);
+  assert.deepStrictEqual(ds.trainPidMap, [2, 5, 7]);
   // Sorted by file name; pids relabelled in sorted original-pid order.
-  assertEquals(
+  assert.deepStrictEqual(
     ds.train.map((it) => [it.path.split("/").pop(), it.pid, it.cam, it.index]),
     [
       ["0002_c1s1_000001_00.jpg", 0, 0, 0],
@@ -73,17 +56,21 @@ Deno.test("market layout: relabelling, junk/distractors, 0-based cameras, sorted
       ["0007_c2s1_000100_00.jpg", 2, 1, 3],
     ],
   );
-  assertEquals(ds.query.map((it) => [it.pid, it.cam]), [[11, 0], [12, 3]]);
+  assert.deepStrictEqual(ds.query.map((it) => [it.pid, it.cam]), [[11, 0], [12, 3]]);
   // pid 0 stays in the gallery, -1 is dropped and counted.
-  assertEquals(ds.gallery.map((it) => [it.pid, it.cam, it.index]), [[0, 0, 0], [11, 1, 1]]);
-  assertEquals(ds.junkDropped, { train: 1, query: 0, gallery: 1 });
-  assertEquals(ds.numCams, 4);
-  assert(ds.train[0].path.startsWith(`${root}/bounding_box_train/`));
+  assert.deepStrictEqual(ds.gallery.map((it) => [it.pid, it.cam, it.index]), [[0, 0, 0], [
+    11,
+    1,
+    1,
+  ]]);
+  assert.deepStrictEqual(ds.junkDropped, { train: 1, query: 0, gallery: 1 });
+  assert.strictEqual(ds.numCams, 4);
+  assert.ok(ds.train[0].path.startsWith(`${root}/bounding_box_train/`));
   const table = ds.summaryTable();
-  assert(table.includes("subset   | # ids | # images | # cameras"), table);
-  assert(/train\s+\|\s+3 \|\s+4 \|\s+3/.test(table), table);
-  assert(/gallery\s+\|\s+2 \|\s+2 \|\s+2/.test(table), table);
-  assert(table.includes("dropped 2 junk"), table);
+  assert.ok(table.includes("subset   | # ids | # images | # cameras"), table);
+  assert.ok(/train\s+\|\s+3 \|\s+4 \|\s+3/.test(table), table);
+  assert.ok(/gallery\s+\|\s+2 \|\s+2 \|\s+2/.test(table), table);
+  assert.ok(table.includes("dropped 2 junk"), table);
 });
 
 Deno.test("the summary is printed unless quiet", () => {
@@ -94,21 +81,26 @@ Deno.test("the summary is printed unless quiet", () => {
   });
   const lines: string[] = [];
   loadReidDataset(root, { log: (s) => lines.push(s), name: "tiny" });
-  assertEquals(lines.length, 1);
-  assert(lines[0].startsWith("tiny dataset loaded"), lines[0]);
+  assert.strictEqual(lines.length, 1);
+  assert.ok(lines[0].startsWith("tiny dataset loaded"), lines[0]);
   loadReidDataset(root, { log: (s) => lines.push(s), quiet: true });
-  assertEquals(lines.length, 1);
+  assert.strictEqual(lines.length, 1);
 });
 
 Deno.test("missing root or split folder: the error names the path and the layout", () => {
-  const e1 = assertThrows(() => loadReidDataset("/nonexistent/ecn_data", QUIET));
-  assert(e1.message.includes("/nonexistent/ecn_data"), e1.message);
-  assert(e1.message.includes("bounding_box_train"), e1.message);
+  assert.throws(
+    () => loadReidDataset("/nonexistent/ecn_data", QUIET),
+    (e: Error) =>
+      e.message.includes("/nonexistent/ecn_data") && e.message.includes("bounding_box_train"),
+  );
   const root = makeMarket({ train: ["0001_c1s1_0_00.jpg"], query: ["0001_c2s1_0_00.jpg"] });
   Deno.removeSync(`${root}/bounding_box_test`);
-  const e2 = assertThrows(() => loadReidDataset(root, QUIET));
-  assert(e2.message.includes(`${root}/bounding_box_test`), e2.message);
-  assert(e2.message.includes("expected the Market-1501 layout"), e2.message);
+  assert.throws(
+    () => loadReidDataset(root, QUIET),
+    (e: Error) =>
+      e.message.includes(`${root}/bounding_box_test`) &&
+      e.message.includes("expected the Market-1501 layout"),
+  );
 });
 
 Deno.test("an empty split is an error naming the folder", () => {
@@ -117,12 +109,15 @@ Deno.test("an empty split is an error naming the folder", () => {
     query: ["-1_c1s1_0_00.jpg"], // only junk: empty after dropping
     gallery: ["0001_c2s1_0_00.jpg"],
   });
-  const e = assertThrows(() => loadReidDataset(root, QUIET));
-  assert(e.message.includes("split query is empty"), e.message);
-  assert(e.message.includes(`${root}/query`), e.message);
+  assert.throws(
+    () => loadReidDataset(root, QUIET),
+    (e: Error) => e.message.includes("split query is empty") && e.message.includes(`${root}/query`),
+  );
   const root2 = makeMarket({ train: ["0000_c1s1_0_00.jpg"], query: ["0001_c1s1_0_00.jpg"] });
-  const e2 = assertThrows(() => loadReidDataset(root2, QUIET));
-  assert(e2.message.includes("split train is empty"), e2.message);
+  assert.throws(
+    () => loadReidDataset(root2, QUIET),
+    (e: Error) => e.message.includes("split train is empty"),
+  );
 });
 
 Deno.test("files that are not images are listed with the reason, and named in errors", () => {
@@ -134,11 +129,11 @@ Deno.test("files that are not images are listed with the reason, and named in er
   Deno.mkdirSync(`${root}/bounding_box_train/sub`); // folders are neither read nor listed
   const lines: string[] = [];
   const ds = loadReidDataset(root, { log: (l) => lines.push(l) });
-  assertEquals(ds.train.map((it) => it.path.split("/").pop()), [
+  assert.deepStrictEqual(ds.train.map((it) => it.path.split("/").pop()), [
     "0001_c1s1_0_00.jpg",
     "0002_c2s1_0_00.BMP",
   ]);
-  assertEquals(
+  assert.deepStrictEqual(
     ds.ignored.map((f) => [f.split, f.path.slice(root.length + 1)]),
     [
       ["train", "bounding_box_train/Thumbs.db"],
@@ -146,10 +141,10 @@ Deno.test("files that are not images are listed with the reason, and named in er
       ["query", "query/Thumbs.db"],
     ],
   );
-  assert(ds.ignored[0].reason.includes(`extension ".db"`), ds.ignored[0].reason);
-  assert(ds.ignored[1].reason.includes("no extension"), ds.ignored[1].reason);
+  assert.ok(ds.ignored[0].reason.includes(`extension ".db"`), ds.ignored[0].reason);
+  assert.ok(ds.ignored[1].reason.includes("no extension"), ds.ignored[1].reason);
   const summary = lines.join("\n");
-  assert(
+  assert.ok(
     summary.includes("ignored 3 file(s) that are not images (2 .db, 1 (no extension)"),
     summary,
   );
@@ -159,10 +154,13 @@ Deno.test("files that are not images are listed with the reason, and named in er
     query: ["0001_c1s1_0_01.gif", "Thumbs.db"],
     gallery: ["0001_c2s1_0_00.jpg"],
   });
-  const e = assertThrows(() => loadReidDataset(root2, QUIET));
-  assert(e.message.includes("split query is empty"), e.message);
-  assert(e.message.includes("ignored 2 file(s) that are not images (1 .db, 1 .gif"), e.message);
-  assert(e.message.includes(`${root2}/query/`), e.message);
+  assert.throws(
+    () => loadReidDataset(root2, QUIET),
+    (e: Error) =>
+      e.message.includes("split query is empty") &&
+      e.message.includes("ignored 2 file(s) that are not images (1 .db, 1 .gif") &&
+      e.message.includes(`${root2}/query/`),
+  );
 });
 
 Deno.test("unparsable names: error with file and pattern, or skipped and counted", () => {
@@ -171,19 +169,27 @@ Deno.test("unparsable names: error with file and pattern, or skipped and counted
     query: ["0002_c1s1_0_00.jpg"],
     gallery: ["0002_c2s1_0_00.jpg"],
   });
-  const e = assertThrows(() => loadReidDataset(root, QUIET));
-  assert(e.message.includes(`${root}/bounding_box_train/0003_c0s1_0_00.jpg`), e.message);
-  assert(e.message.includes("1-based"), e.message);
+  assert.throws(
+    () => loadReidDataset(root, QUIET),
+    (e: Error) =>
+      e.message.includes(`${root}/bounding_box_train/0003_c0s1_0_00.jpg`) &&
+      e.message.includes("1-based"),
+  );
   Deno.removeSync(`${root}/bounding_box_train/0003_c0s1_0_00.jpg`);
-  const e2 = assertThrows(() => loadReidDataset(root, QUIET));
-  assert(e2.message.includes("holiday.jpg"), e2.message);
-  assert(e2.message.includes(String(MARKET_NAME_PATTERN)), e2.message);
-  assert(e2.message.includes("skipUnparsable"), e2.message);
+  assert.throws(
+    () => loadReidDataset(root, QUIET),
+    (e: Error) =>
+      e.message.includes("holiday.jpg") && e.message.includes(String(MARKET_NAME_PATTERN)) &&
+      e.message.includes("skipUnparsable"),
+  );
   const ds = loadReidDataset(root, { quiet: true, skipUnparsable: true });
-  assertEquals(ds.skipped.length, 1);
-  assertEquals(ds.skipped[0], { split: "train", path: `${root}/bounding_box_train/holiday.jpg` });
-  assertEquals(ds.train.length, 1);
-  assert(ds.summaryTable().includes("skipped 1 file(s)"), ds.summaryTable());
+  assert.strictEqual(ds.skipped.length, 1);
+  assert.deepStrictEqual(ds.skipped[0], {
+    split: "train",
+    path: `${root}/bounding_box_train/holiday.jpg`,
+  });
+  assert.strictEqual(ds.train.length, 1);
+  assert.ok(ds.summaryTable().includes("skipped 1 file(s)"), ds.summaryTable());
 });
 
 Deno.test("duplicate image names (same stem) are an error", () => {
@@ -192,20 +198,22 @@ Deno.test("duplicate image names (same stem) are an error", () => {
     query: ["0002_c1s1_0_00.jpg"],
     gallery: ["0002_c2s1_0_00.jpg"],
   });
-  const e = assertThrows(() => loadReidDataset(root, QUIET));
-  assert(e.message.includes("duplicate image name"), e.message);
-  assert(e.message.includes("0001_c1s1_0_00.png"), e.message);
+  assert.throws(
+    () => loadReidDataset(root, QUIET),
+    (e: Error) =>
+      e.message.includes("duplicate image name") && e.message.includes("0001_c1s1_0_00.png"),
+  );
 });
 
 Deno.test("name parsers", () => {
-  assertEquals(parseMarketName("0002_c1s1_000451_03.jpg"), { pid: 2, cam: 0 });
-  assertEquals(parseMarketName("-1_c6s2_000451_03.jpg"), { pid: -1, cam: 5 });
-  assertEquals(parseMarketName("0005_c12_f0047.jpg"), { pid: 5, cam: 11 }); // Duke/MSMT-converted
-  assertEquals(typeof parseMarketName("img_001.jpg"), "string");
-  assertEquals(parseMsmtCamera("0000/0000_000_01_0303morning_0015_0.jpg"), 0);
-  assertEquals(parseMsmtCamera("1040_021_15_0113noon_0932_1.jpg"), 14);
-  assertEquals(parseMsmtCamera("0003_c07_0303morning_0015_0.jpg"), 6);
-  assertEquals(typeof parseMsmtCamera("abc.jpg"), "string");
+  assert.deepStrictEqual(parseMarketName("0002_c1s1_000451_03.jpg"), { pid: 2, cam: 0 });
+  assert.deepStrictEqual(parseMarketName("-1_c6s2_000451_03.jpg"), { pid: -1, cam: 5 });
+  assert.deepStrictEqual(parseMarketName("0005_c12_f0047.jpg"), { pid: 5, cam: 11 }); // Duke/MSMT-converted
+  assert.strictEqual(typeof parseMarketName("img_001.jpg"), "string");
+  assert.strictEqual(parseMsmtCamera("0000/0000_000_01_0303morning_0015_0.jpg"), 0);
+  assert.strictEqual(parseMsmtCamera("1040_021_15_0113noon_0932_1.jpg"), 14);
+  assert.strictEqual(parseMsmtCamera("0003_c07_0303morning_0015_0.jpg"), 6);
+  assert.strictEqual(typeof parseMsmtCamera("abc.jpg"), "string");
 });
 
 function makeMsmt(): string {
@@ -242,31 +250,36 @@ function makeMsmt(): string {
 Deno.test("MSMT17_V1 list layout: train+val, camera from the third name field, pid 0 kept", () => {
   const root = makeMsmt();
   const ds: ReidDataset = loadReidDataset(root, QUIET);
-  assertEquals(ds.layout, "msmt-list");
-  assertEquals(ds.numTrainIds, 3);
-  assertEquals(ds.trainPidMap, [0, 1, 3]);
-  assertEquals(
+  assert.strictEqual(ds.layout, "msmt-list");
+  assert.strictEqual(ds.numTrainIds, 3);
+  assert.deepStrictEqual(ds.trainPidMap, [0, 1, 3]);
+  assert.deepStrictEqual(
     ds.train.map((it) => [it.pid, it.cam, it.index]),
     [[0, 0, 0], [0, 4, 1], [1, 14, 2], [2, 13, 3]],
   );
-  assertEquals(ds.train[2].path, `${root}/train/0001/0001_000_15_0303noon_0001_0.jpg`);
-  assertEquals(ds.query.map((it) => [it.pid, it.cam]), [[0, 1]]);
-  assertEquals(ds.gallery.map((it) => [it.pid, it.cam]), [[0, 2], [7, 1]]);
-  assertEquals(ds.numCams, 15);
+  assert.strictEqual(ds.train[2].path, `${root}/train/0001/0001_000_15_0303noon_0001_0.jpg`);
+  assert.deepStrictEqual(ds.query.map((it) => [it.pid, it.cam]), [[0, 1]]);
+  assert.deepStrictEqual(ds.gallery.map((it) => [it.pid, it.cam]), [[0, 2], [7, 1]]);
+  assert.strictEqual(ds.numCams, 15);
 });
 
 Deno.test("MSMT17 lists: a missing listed image and a bad line are errors", () => {
   const root = makeMsmt();
   Deno.removeSync(`${root}/test/0007/0007_000_02_0303morning_0001_0.jpg`);
-  const e = assertThrows(() => loadReidDataset(root, QUIET));
-  assert(e.message.includes("1 image(s) listed for gallery are missing"), e.message);
-  assert(e.message.includes("0007_000_02_0303morning_0001_0.jpg"), e.message);
+  assert.throws(
+    () => loadReidDataset(root, QUIET),
+    (e: Error) =>
+      e.message.includes("1 image(s) listed for gallery are missing") &&
+      e.message.includes("0007_000_02_0303morning_0001_0.jpg"),
+  );
   const root2 = makeMsmt();
   Deno.writeTextFileSync(`${root2}/list_query.txt`, "0000/bad.jpg 0\n", { append: true });
-  const e2 = assertThrows(() => loadReidDataset(root2, QUIET));
-  assert(e2.message.includes(`${root2}/list_query.txt line 2`), e2.message);
+  assert.throws(
+    () => loadReidDataset(root2, QUIET),
+    (e: Error) => e.message.includes(`${root2}/list_query.txt line 2`),
+  );
   const ds = loadReidDataset(root2, { quiet: true, skipUnparsable: true });
-  assertEquals(ds.skipped, [{ split: "query", path: `${root2}/list_query.txt:2` }]);
+  assert.deepStrictEqual(ds.skipped, [{ split: "query", path: `${root2}/list_query.txt:2` }]);
 });
 
 /** The project's ../shared beside the repository (absent on a plain clone: the test skips). */
@@ -285,14 +298,14 @@ Deno.test({
   ignore: !haveCuhk,
   fn() {
     const ds = loadReidDataset(CUHK03D, QUIET);
-    assertEquals(ds.numTrainIds, 767);
-    assertEquals(ds.train.length, 7380);
-    assertEquals(new Set(ds.query.map((it) => it.pid)).size, 700);
-    assertEquals(new Set(ds.gallery.map((it) => it.pid)).size, 700);
-    assertEquals(ds.query.length, 1400);
-    assertEquals(ds.gallery.length, 5317);
-    assertEquals(ds.numCams, 2);
-    assertEquals(ds.train.map((it) => it.index), [...ds.train.keys()]);
-    assertEquals(Math.max(...ds.train.map((it) => it.pid)), 766);
+    assert.strictEqual(ds.numTrainIds, 767);
+    assert.strictEqual(ds.train.length, 7380);
+    assert.strictEqual(new Set(ds.query.map((it) => it.pid)).size, 700);
+    assert.strictEqual(new Set(ds.gallery.map((it) => it.pid)).size, 700);
+    assert.strictEqual(ds.query.length, 1400);
+    assert.strictEqual(ds.gallery.length, 5317);
+    assert.strictEqual(ds.numCams, 2);
+    assert.deepStrictEqual(ds.train.map((it) => it.index), [...ds.train.keys()]);
+    assert.strictEqual(Math.max(...ds.train.map((it) => it.pid)), 766);
   },
 });

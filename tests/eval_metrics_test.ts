@@ -1,32 +1,7 @@
+import assert from "node:assert";
 import { mulberry32 as rng } from "../src/util/random.ts";
 import { evaluateRanking, type IdsCams, RankingAccumulator } from "../src/eval/metrics.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
-
-// Small local assertions: node:assert needs @types/node, which is not installed.
-function ok(cond: boolean, msg: string): void {
-  if (!cond) throw new Error(msg);
-}
-function deepStrictEqual(a: unknown, b: unknown, msg = "values differ"): void {
-  const sa = JSON.stringify(
-    a,
-    (_k, v) => ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v,
-  );
-  const sb = JSON.stringify(
-    b,
-    (_k, v) => ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v,
-  );
-  if (sa !== sb) throw new Error(`${msg}:\n  got  ${sa.slice(0, 400)}\n  want ${sb.slice(0, 400)}`);
-}
-function throws(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
-    if (!re.test(m)) throw new Error(`error message ${JSON.stringify(m)} does not match ${re}`);
-    return;
-  }
-  throw new Error(`expected an error matching ${re}`);
-}
 
 interface Problem {
   nq: number;
@@ -109,14 +84,17 @@ function oracle(p: Problem, ranks: number[]): Promise<OracleOut> {
 }
 
 function close(a: number, b: number, tol: number, what: string): void {
-  ok(Math.abs(a - b) <= tol, `${what}: got ${a}, NumPy ${b} (|diff| ${Math.abs(a - b)} > ${tol})`);
+  assert.ok(
+    Math.abs(a - b) <= tol,
+    `${what}: got ${a}, NumPy ${b} (|diff| ${Math.abs(a - b)} > ${tol})`,
+  );
 }
 
 function closeArr(a: ArrayLike<number>, b: (number | null)[], tol: number, what: string): void {
-  deepStrictEqual(a.length, b.length, `${what}: length`);
+  assert.deepStrictEqual(a.length, b.length, `${what}: length`);
   for (let i = 0; i < a.length; i++) {
     const want = b[i];
-    if (want === null) ok(Number.isNaN(a[i]), `${what}[${i}]: expected NaN (skipped query)`);
+    if (want === null) assert.ok(Number.isNaN(a[i]), `${what}[${i}]: expected NaN (skipped query)`);
     else close(a[i], want, tol, `${what}[${i}]`);
   }
 }
@@ -139,14 +117,14 @@ for (const [seed, nq, ng, nIds, nCams] of SIZES) {
         perQuery: true,
       });
       const want = await oracle(p, ranks);
-      ok(got.skippedQueries > 0, "the problem should have skipped queries");
-      deepStrictEqual([got.validQueries, got.skippedQueries], [want.valid, want.skipped]);
+      assert.ok(got.skippedQueries > 0, "the problem should have skipped queries");
+      assert.deepStrictEqual([got.validQueries, got.skippedQueries], [want.valid, want.skipped]);
       closeArr(got.cmc, want.cmc, 1e-6, "cmc");
       close(got.mAP, want.mAP, 1e-6, "mAP (reference)");
       close(got.mAPNonInterpolated, want.mAPNonInterpolated, 1e-6, "mAPNonInterpolated");
       close(got.mINP, want.mINP, 1e-6, "mINP");
       const pq = got.perQuery!;
-      deepStrictEqual(Array.from(pq.firstMatchRank), want.perQuery.firstMatchRank);
+      assert.deepStrictEqual(Array.from(pq.firstMatchRank), want.perQuery.firstMatchRank);
       closeArr(pq.ap, want.perQuery.ap, 1e-9, "per-query AP");
       closeArr(
         pq.apNonInterpolated,
@@ -156,7 +134,10 @@ for (const [seed, nq, ng, nIds, nCams] of SIZES) {
       );
       closeArr(pq.inp, want.perQuery.inp, 1e-9, "per-query INP");
       // The two AP definitions really differ (else the test could not tell them apart).
-      ok(Math.abs(got.mAP - got.mAPNonInterpolated) > 1e-4, "the two mAP definitions coincide");
+      assert.ok(
+        Math.abs(got.mAP - got.mAPNonInterpolated) > 1e-4,
+        "the two mAP definitions coincide",
+      );
     },
   );
 }
@@ -168,7 +149,7 @@ oracleTest("metrics: on ties, CMC / non-interpolated AP / INP follow a stable so
   closeArr(got.cmc, want.cmc, 1e-6, "cmc");
   close(got.mAPNonInterpolated, want.mAPNonInterpolated, 1e-6, "mAPNonInterpolated");
   close(got.mINP, want.mINP, 1e-6, "mINP");
-  deepStrictEqual(Array.from(got.perQuery!.firstMatchRank), want.perQuery.firstMatchRank);
+  assert.deepStrictEqual(Array.from(got.perQuery!.firstMatchRank), want.perQuery.firstMatchRank);
 });
 
 Deno.test("metrics: hand-checked single query", () => {
@@ -177,7 +158,7 @@ Deno.test("metrics: hand-checked single query", () => {
   const query = { ids: Int32Array.of(5), cams: Int32Array.of(0) };
   const gallery = { ids: Int32Array.of(1, 5, 5, 5, 2), cams: Int32Array.of(1, 1, 0, 2, 1) };
   const r = evaluateRanking(dist, 1, 5, query, gallery, { cmcRanks: [1, 2, 3] });
-  deepStrictEqual(r.cmc, [1, 1, 1]);
+  assert.deepStrictEqual(r.cmc, [1, 1, 1]);
   close(r.mAPNonInterpolated, (1 + 2 / 3) / 2, 1e-12, "AP non-interp.");
   // Trapezoids: (0,1)->(0.5,1): 0.5; (0.5,0.5)->(1,2/3): 0.5*(0.5+2/3)/2.
   close(r.mAP, 0.5 + 0.5 * (0.5 + 2 / 3) / 2, 1e-12, "AP reference");
@@ -195,32 +176,32 @@ Deno.test("metrics: chunked accumulation equals the full evaluation", () => {
       cams: p.query.cams.subarray(start, end),
     });
   }
-  deepStrictEqual(acc.result(), full);
+  assert.deepStrictEqual(acc.result(), full);
 });
 
 Deno.test("metrics: junkId null keeps pid -1 as an ordinary id", () => {
   const dist = new Float32Array([0.1, 0.2]);
   const query = { ids: Int32Array.of(-1), cams: Int32Array.of(0) };
   const gallery = { ids: Int32Array.of(3, -1), cams: Int32Array.of(1, 1) };
-  throws(() => evaluateRanking(dist, 1, 2, query, gallery), /no valid query/);
+  assert.throws(() => evaluateRanking(dist, 1, 2, query, gallery), /no valid query/);
   const r = evaluateRanking(dist, 1, 2, query, gallery, { junkId: null });
-  deepStrictEqual(r.cmc, [0, 1, 1, 1]);
+  assert.deepStrictEqual(r.cmc, [0, 1, 1, 1]);
 });
 
 Deno.test("metrics: errors name the argument and the expected size", () => {
   const q = { ids: Int32Array.of(1, 2), cams: Int32Array.of(0, 0) };
   const g = { ids: Int32Array.of(1, 2, 3), cams: Int32Array.of(1, 1, 1) };
   const d = new Float32Array(6);
-  throws(
+  assert.throws(
     () => evaluateRanking(new Float32Array(5), 2, 3, q, g),
     /dist has length 5, expected .* = 6/,
   );
-  throws(
+  assert.throws(
     () => evaluateRanking(d, 2, 3, { ids: q.ids, cams: Int32Array.of(0) }, g),
     /query\.cams has length 1, expected 2/,
   );
-  throws(() => evaluateRanking(d, 3, 2, q, g), /query\.ids has length 2, expected 3/);
-  throws(
+  assert.throws(() => evaluateRanking(d, 3, 2, q, g), /query\.ids has length 2, expected 3/);
+  assert.throws(
     () =>
       evaluateRanking(new Float32Array(0), 0, 3, {
         ids: new Int32Array(0),
@@ -228,7 +209,7 @@ Deno.test("metrics: errors name the argument and the expected size", () => {
       }, g),
     /query set is empty/,
   );
-  throws(
+  assert.throws(
     () =>
       evaluateRanking(new Float32Array(0), 2, 0, q, {
         ids: new Int32Array(0),
@@ -236,14 +217,17 @@ Deno.test("metrics: errors name the argument and the expected size", () => {
       }),
     /gallery is empty/,
   );
-  throws(
+  assert.throws(
     () => evaluateRanking(d, 2, 3, { ids: Int32Array.of(7, 8), cams: q.cams }, g),
     /no valid query: none of the 2 queries/,
   );
-  throws(() => evaluateRanking(d, 2, 3, q, g, { cmcRanks: [0] }), /positive integers, got 0/);
-  throws(
+  assert.throws(
+    () => evaluateRanking(d, 2, 3, q, g, { cmcRanks: [0] }),
+    /positive integers, got 0/,
+  );
+  assert.throws(
     () => evaluateRanking(Float32Array.of(NaN, 0, 0, 0, 0, 0), 2, 3, q, g),
     /dist\[0, 0\] is NaN/,
   );
-  throws(() => new RankingAccumulator(g).result(), /no query was added/);
+  assert.throws(() => new RankingAccumulator(g).result(), /no query was added/);
 });

@@ -1,3 +1,4 @@
+import assert from "node:assert";
 import {
   decodeImage,
   encodeJpeg,
@@ -11,28 +12,6 @@ import {
 } from "../src/data/image.ts";
 import { Rng } from "../src/util/random.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
-
-// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
-function assert(cond: boolean, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function show(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => ArrayBuffer.isView(x) ? Array.from(x as Uint8Array) : x);
-}
-function assertEquals(a: unknown, b: unknown, msg = "values differ"): void {
-  const sa = show(a), sb = show(b);
-  if (sa !== sb) throw new Error(`${msg}:\n  got  ${sa.slice(0, 300)}\n  want ${sb.slice(0, 300)}`);
-}
-function assertThrows(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
-    if (!re.test(m)) throw new Error(`error message ${JSON.stringify(m)} does not match ${re}`);
-    return;
-  }
-  throw new Error(`expected an error matching ${re}`);
-}
 
 function b64(bytes: Uint8Array): string {
   let s = "";
@@ -71,7 +50,7 @@ function testImage(width: number, height: number, seed: number): RgbImage {
 }
 
 function maxAbsDiff(a: Uint8Array, b: Uint8Array): number {
-  assertEquals(a.length, b.length, "lengths differ");
+  assert.deepStrictEqual(a.length, b.length, "lengths differ");
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
@@ -81,9 +60,9 @@ Deno.test("encodePng/decodeImage round-trips exactly", () => {
   for (const [w, h] of [[1, 1], [7, 3], [64, 128]]) {
     const img = testImage(w, h, w * 31 + h);
     const back = decodeImage(encodePng(img), "roundtrip.png");
-    assertEquals(back.width, w);
-    assertEquals(back.height, h);
-    assertEquals(maxAbsDiff(back.data, img.data), 0);
+    assert.deepStrictEqual(back.width, w);
+    assert.deepStrictEqual(back.height, h);
+    assert.strictEqual(maxAbsDiff(back.data, img.data), 0);
   }
 });
 
@@ -91,12 +70,12 @@ Deno.test("encodeJpeg output decodes close to the original", () => {
   // Smooth content: JPEG at quality 95 must stay within a few levels on average.
   const img = resizeBilinear(testImage(16, 32, 3), 64, 128);
   const back = decodeImage(encodeJpeg(img, 95), "q95.jpg");
-  assertEquals([back.width, back.height], [64, 128]);
+  assert.deepStrictEqual([back.width, back.height], [64, 128]);
   let sum = 0;
   for (let i = 0; i < img.data.length; i++) sum += Math.abs(img.data[i] - back.data[i]);
   const mean = sum / img.data.length;
   // 4:2:0 chroma subsampling (Pillow's default) costs about 5 levels here: Pillow's own q95 file scores 4.90.
-  assert(mean < 6, `mean abs error ${mean} too large for quality 95`);
+  assert.ok(mean < 6, `mean abs error ${mean} too large for quality 95`);
 });
 
 Deno.test("readImage names a missing file", async () => {
@@ -106,33 +85,36 @@ Deno.test("readImage names a missing file", async () => {
   } catch (e) {
     msg = (e as Error).message;
   }
-  assert(msg.startsWith("/nonexistent/dir/x.jpg: cannot read image file"), msg);
+  assert.ok(msg.startsWith("/nonexistent/dir/x.jpg: cannot read image file"), msg);
 });
 
 Deno.test("resample: identity, flip and crop are exact; sizes checked", () => {
   const img = testImage(20, 30, 5);
   for (const f of ["bilinear", "bicubic"] as ResampleFilter[]) {
-    assertEquals(resample(img, 20, 30, f).data, img.data);
+    assert.deepStrictEqual(resample(img, 20, 30, f).data, img.data);
     const flipped = resample(img, 20, 30, f, { flip: true });
     for (let y = 0; y < 30; y++) {
       for (let x = 0; x < 20; x++) {
         for (let c = 0; c < 3; c++) {
-          assertEquals(flipped.data[(y * 20 + x) * 3 + c], img.data[(y * 20 + 19 - x) * 3 + c]);
+          assert.deepStrictEqual(
+            flipped.data[(y * 20 + x) * 3 + c],
+            img.data[(y * 20 + 19 - x) * 3 + c],
+          );
         }
       }
     }
     const crop = resample(img, 5, 7, f, { crop: { x: 3, y: 4, width: 5, height: 7 } });
     for (let y = 0; y < 7; y++) {
       for (let i = 0; i < 15; i++) {
-        assertEquals(crop.data[y * 15 + i], img.data[(y + 4) * 60 + 9 + i]);
+        assert.deepStrictEqual(crop.data[y * 15 + i], img.data[(y + 4) * 60 + 9 + i]);
       }
     }
   }
-  assertThrows(
+  assert.throws(
     () => resample(img, 5, 5, "bilinear", { crop: { x: 18, y: 0, width: 5, height: 5 } }),
     /not inside the 20x30 image/,
   );
-  assertThrows(() => resizeBilinear(img, 0, 4), /positive integer output size/);
+  assert.throws(() => resizeBilinear(img, 0, 4), /positive integer output size/);
 });
 
 oracleTest("resample equals PIL resize (bilinear/bicubic, up/down, crop, flip)", async () => {
@@ -168,7 +150,10 @@ oracleTest("resample equals PIL resize (bilinear/bicubic, up/down, crop, flip)",
     });
     const ref = unwire(results[i]);
     // Same fixed-point algorithm as Pillow, so no rounding difference is expected.
-    assertEquals(maxAbsDiff(ours.data, ref.data), 0, `case ${i}: ${JSON.stringify(c.crop)}`);
+    assert.strictEqual(maxAbsDiff(ours.data, ref.data), 0, `case ${i}: ${JSON.stringify(c.crop)}`);
   });
-  assertEquals(resizeBicubic(small, 128, 256).data, resample(small, 128, 256, "bicubic").data);
+  assert.deepStrictEqual(
+    resizeBicubic(small, 128, 256).data,
+    resample(small, 128, 256, "bicubic").data,
+  );
 });

@@ -1,28 +1,8 @@
+import assert from "node:assert";
 import { encodeJpeg, encodePng } from "../src/data/image.ts";
 import { type Batch, DataLoader, type LoaderItem } from "../src/data/loader.ts";
 import { testTransformConfig, trainTransformConfig } from "../src/data/transforms.ts";
 import { Rng } from "../src/util/random.ts";
-
-// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
-function assert(cond: boolean, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function assertEquals(a: unknown, b: unknown, msg = "values differ"): void {
-  const show = (v: unknown) =>
-    JSON.stringify(v, (_k, x) => ArrayBuffer.isView(x) ? Array.from(x as Uint8Array) : x);
-  const sa = show(a), sb = show(b);
-  if (sa !== sb) throw new Error(`${msg}:\n  got  ${sa.slice(0, 300)}\n  want ${sb.slice(0, 300)}`);
-}
-async function assertRejects(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
-    if (!re.test(m)) throw new Error(`error message ${JSON.stringify(m)} does not match ${re}`);
-    return;
-  }
-  throw new Error(`expected a rejection matching ${re}`);
-}
 
 const N = 23;
 const H = 16, W = 8;
@@ -66,27 +46,32 @@ async function collect(it: AsyncIterable<Batch>, max = Infinity): Promise<Batch[
 
 Deno.test("in order: batches, labels, last partial batch, drop-last", async () => {
   using loader = new DataLoader(items, { batchSize: 5, transform: TEST_CFG, workers: 1 });
-  assertEquals(loader.batchesPerEpoch, 5);
+  assert.strictEqual(loader.batchesPerEpoch, 5);
   const batches = await collect(loader.epoch(0));
-  assertEquals(batches.map((b) => b.size), [5, 5, 5, 5, 3]);
-  assertEquals(batches.flatMap(itemsOf), [...Array(N).keys()]);
+  assert.deepStrictEqual(batches.map((b) => b.size), [5, 5, 5, 5, 3]);
+  assert.deepStrictEqual(batches.flatMap(itemsOf), [...Array(N).keys()]);
   const b1 = batches[1];
-  assertEquals(Array.from(b1.pids), [105, 106, 107, 108, 109]);
-  assertEquals(Array.from(b1.cams), [2, 0, 1, 2, 0]);
-  assertEquals(Array.from(b1.indices), [5, 6, 7, 8, 9]);
-  assertEquals(b1.paths, items.slice(5, 10).map((it) => it.path));
-  assertEquals([b1.images.length, b1.height, b1.width, b1.batch], [5 * 3 * H * W, H, W, 1]);
+  assert.deepStrictEqual(Array.from(b1.pids), [105, 106, 107, 108, 109]);
+  assert.deepStrictEqual(Array.from(b1.cams), [2, 0, 1, 2, 0]);
+  assert.deepStrictEqual(Array.from(b1.indices), [5, 6, 7, 8, 9]);
+  assert.deepStrictEqual(b1.paths, items.slice(5, 10).map((it) => it.path));
+  assert.deepStrictEqual([b1.images.length, b1.height, b1.width, b1.batch], [
+    5 * 3 * H * W,
+    H,
+    W,
+    1,
+  ]);
 
   using dl = new DataLoader(items, { batchSize: 5, transform: TEST_CFG, dropLast: true });
-  assertEquals(dl.batchesPerEpoch, 4);
-  assertEquals((await collect(dl.epoch(0))).map((b) => b.size), [5, 5, 5, 5]);
+  assert.strictEqual(dl.batchesPerEpoch, 4);
+  assert.deepStrictEqual((await collect(dl.epoch(0))).map((b) => b.size), [5, 5, 5, 5]);
 });
 
 Deno.test("explicit item indices are reported", async () => {
   const withIndex = items.map((it, i) => ({ ...it, index: 1000 - i }));
   using loader = new DataLoader(withIndex, { batchSize: 4, transform: TEST_CFG, workers: 0 });
   const [b] = await collect(loader.epoch(0), 1);
-  assertEquals(Array.from(b.indices), [1000, 999, 998, 997]);
+  assert.deepStrictEqual(Array.from(b.indices), [1000, 999, 998, 997]);
 });
 
 Deno.test("shuffle: a permutation, seeded per epoch, labels follow the images", async () => {
@@ -95,18 +80,18 @@ Deno.test("shuffle: a permutation, seeded per epoch, labels follow the images", 
   using a = new DataLoader(items, opts);
   const e0 = (await collect(a.epoch(0))).flatMap(itemsOf);
   const e1 = (await collect(a.epoch(1))).flatMap(itemsOf);
-  assertEquals([...e0].sort((x, y) => x - y), [...Array(N).keys()]);
-  assert(e0.join() !== [...Array(N).keys()].join(), "epoch 0 not shuffled");
-  assert(e0.join() !== e1.join(), "epochs 0 and 1 have the same order");
-  assertEquals(Array.from(a.order(0)), e0);
+  assert.deepStrictEqual([...e0].sort((x, y) => x - y), [...Array(N).keys()]);
+  assert.ok(e0.join() !== [...Array(N).keys()].join(), "epoch 0 not shuffled");
+  assert.ok(e0.join() !== e1.join(), "epochs 0 and 1 have the same order");
+  assert.deepStrictEqual(Array.from(a.order(0)), e0);
   using b = new DataLoader(items, { ...opts, prefetch: 3 });
   const again = await collect(b.epoch(0));
-  assertEquals(again.flatMap(itemsOf), e0);
+  assert.deepStrictEqual(again.flatMap(itemsOf), e0);
   for (const batch of again) {
-    assertEquals(Array.from(batch.pids), itemsOf(batch).map((i) => 100 + i));
+    assert.deepStrictEqual(Array.from(batch.pids), itemsOf(batch).map((i) => 100 + i));
   }
   using c = new DataLoader(items, { ...opts, seed: 4 });
-  assert(Array.from(c.order(0)).join() !== e0.join(), "seed does not change the order");
+  assert.ok(Array.from(c.order(0)).join() !== e0.join(), "seed does not change the order");
 });
 
 Deno.test("augmented batches are identical for 0, 1 and 2 workers", async () => {
@@ -122,10 +107,10 @@ Deno.test("augmented batches are identical for 0, 1 and 2 workers", async () => 
     return (await collect(l.epoch(2))).map((b) => b.images);
   };
   const ref = await run(0);
-  assertEquals(ref.length, 6);
+  assert.strictEqual(ref.length, 6);
   for (const [w, p] of [[1, 1], [2, 5]]) {
     const got = await run(w, p);
-    got.forEach((imgs, i) => assert(imgs.every((v, j) => v === ref[i][j]), `w=${w} batch ${i}`));
+    got.forEach((imgs, i) => assert.ok(imgs.every((v, j) => v === ref[i][j]), `w=${w} batch ${i}`));
   }
   const other = await (async () => {
     using l = new DataLoader(items, {
@@ -137,7 +122,7 @@ Deno.test("augmented batches are identical for 0, 1 and 2 workers", async () => 
     });
     return (await collect(l.epoch(3), 1))[0].images;
   })();
-  assert(other.some((v, j) => v !== ref[0][j]), "epoch 3 repeated epoch 2's first batch");
+  assert.ok(other.some((v, j) => v !== ref[0][j]), "epoch 3 repeated epoch 2's first batch");
 });
 
 Deno.test("recycled buffers are reused and give the same batches", async () => {
@@ -149,18 +134,18 @@ Deno.test("recycled buffers are reused and give the same batches", async () => {
   using loader = new DataLoader(items, { ...opts, workers: 1, prefetch: 1 });
   let i = 0, prev: ArrayBufferLike | null = null;
   for await (const b of loader.epoch(0)) {
-    assert(b.images.every((v, j) => v === plain[i][j]), `batch ${i} differs after recycling`);
+    assert.ok(b.images.every((v, j) => v === plain[i][j]), `batch ${i} differs after recycling`);
     // Receiving batch i queued batch i+1 with the buffer recycled before: moved to the worker
     // (batches 1-4; batch 5 holds 3 images and needs a smaller buffer).
     if (prev && i + 1 <= 4) {
-      assertEquals(prev.byteLength, 0, `buffer not reused for batch ${i + 1}`);
+      assert.strictEqual(prev.byteLength, 0, `buffer not reused for batch ${i + 1}`);
     }
     prev = b.images.buffer;
     loader.recycle(b);
     loader.recycle(b); // a second call is ignored
     i++;
   }
-  assertEquals(i, 6);
+  assert.strictEqual(i, 6);
 });
 
 Deno.test("restarting: endless passes, reshuffled, numbered by epoch", async () => {
@@ -173,7 +158,7 @@ Deno.test("restarting: endless passes, reshuffled, numbered by epoch", async () 
     workers: 0,
   });
   const batches = await collect(loader.restarting(5), 7);
-  assertEquals(batches.map((b) => [b.epoch, b.batch]), [
+  assert.deepStrictEqual(batches.map((b) => [b.epoch, b.batch]), [
     [5, 0],
     [5, 1],
     [6, 0],
@@ -183,8 +168,8 @@ Deno.test("restarting: endless passes, reshuffled, numbered by epoch", async () 
     [8, 0],
   ]);
   const pass = (e: number) => batches.filter((b) => b.epoch === e).flatMap(itemsOf);
-  assertEquals(pass(5), Array.from(loader.order(5)).slice(0, 20));
-  assert(pass(5).join() !== pass(6).join(), "passes 5 and 6 have the same order");
+  assert.deepStrictEqual(pass(5), Array.from(loader.order(5)).slice(0, 20));
+  assert.ok(pass(5).join() !== pass(6).join(), "passes 5 and 6 have the same order");
 
   using tiny = new DataLoader(items.slice(0, 3), {
     batchSize: 4,
@@ -192,7 +177,7 @@ Deno.test("restarting: endless passes, reshuffled, numbered by epoch", async () 
     dropLast: true,
     workers: 0,
   });
-  await assertRejects(() => tiny.restarting().next(), /3 items give no batch of 4/);
+  await assert.rejects(() => tiny.restarting().next(), /3 items give no batch of 4/);
 });
 
 Deno.test("path mapper chooses the file with a seeded rng", async () => {
@@ -215,22 +200,22 @@ Deno.test("path mapper chooses the file with a seeded rng", async () => {
     return await collect(l.epoch(0));
   };
   const a = await run(), b = await run();
-  assertEquals(calls.length, 2 * N);
-  assertEquals(a.flatMap((x) => x.paths), b.flatMap((x) => x.paths));
+  assert.deepStrictEqual(calls.length, 2 * N);
+  assert.deepStrictEqual(a.flatMap((x) => x.paths), b.flatMap((x) => x.paths));
   let moved = 0;
   for (const batch of a) {
     const got = itemsOf(batch);
     batch.pids.forEach((pid, j) => {
       const own = pid - 100;
       // Labels stay the item's own; the image is the mapped file's.
-      assertEquals(batch.paths[j], items[got[j]].path);
+      assert.deepStrictEqual(batch.paths[j], items[got[j]].path);
       if (got[j] !== own) {
-        assertEquals(got[j], (own + 1) % N);
+        assert.deepStrictEqual(got[j], (own + 1) % N);
         moved++;
       }
     });
   }
-  assert(moved > 3 && moved < N - 3, `mapper moved ${moved}/${N}`);
+  assert.ok(moved > 3 && moved < N - 3, `mapper moved ${moved}/${N}`);
 });
 
 Deno.test("an unreadable file fails the consumer with its path, no hang", async () => {
@@ -247,13 +232,13 @@ Deno.test("an unreadable file fails the consumer with its path, no hang", async 
     {
       using loader = new DataLoader(list, { batchSize: 4, transform: TRAIN_CFG, workers });
       let seen = 0;
-      await assertRejects(async () => {
+      await assert.rejects(async () => {
         for await (const b of loader.epoch(0)) seen += b.size;
       }, re);
-      assertEquals(seen, 4, "batches before the broken one arrive");
+      assert.strictEqual(seen, 4, "batches before the broken one arrive");
       // The loader keeps working after a failed batch.
       const [first] = await collect(loader.epoch(1), 1);
-      assertEquals(first.size, 4);
+      assert.strictEqual(first.size, 4);
     }
   }
 });
@@ -267,14 +252,14 @@ Deno.test("close() stops workers mid-epoch; later use fails clearly", async () =
   });
   const it = loader.epoch(0);
   const first = await it.next();
-  assert(!first.done && first.value.size === 2, "first batch");
+  assert.ok(!first.done && first.value.size === 2, "first batch");
   loader.close();
   // Batches in flight reject; if all had finished, loading the next one fails.
-  await assertRejects(
+  await assert.rejects(
     () => it.next(),
     /DataLoader (closed while batches were being loaded|is closed)/,
   );
-  await assertRejects(() => loader.epoch(1).next(), /DataLoader is closed/);
+  await assert.rejects(() => loader.epoch(1).next(), /DataLoader is closed/);
   loader.close(); // idempotent
 });
 
@@ -291,6 +276,6 @@ Deno.test("constructor validates its options", () => {
     } catch (e) {
       msg = (e as Error).message;
     }
-    assert(re.test(msg), `expected ${re}, got ${JSON.stringify(msg)}`);
+    assert.ok(re.test(msg), `expected ${re}, got ${JSON.stringify(msg)}`);
   }
 });

@@ -1,3 +1,4 @@
+import assert from "node:assert";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import { encodePng, readImage } from "../src/data/image.ts";
 import {
@@ -6,15 +7,6 @@ import {
   syntheticPreview,
 } from "../src/data/synthetic/mod.ts";
 import { mulberry32 } from "../src/util/random.ts";
-
-// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
-function assert(cond: boolean, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function assertEquals(actual: unknown, expected: unknown): void {
-  const a = JSON.stringify(actual), e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`values differ:\n  actual:   ${a}\n  expected: ${e}`);
-}
 
 /** Small domains so the tests take seconds. */
 const SMALL: SyntheticDomainSpec[] = [
@@ -63,11 +55,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 Deno.test("mulberry32 is deterministic and in [0, 1)", () => {
   const a = mulberry32(42), b = mulberry32(42), c = mulberry32(43);
   const xs = Array.from({ length: 1000 }, () => a());
-  assertEquals(xs, Array.from({ length: 1000 }, () => b()));
-  assert(xs.every((x) => x >= 0 && x < 1), "out of range");
-  assert(xs[0] !== c(), "different seeds should differ");
+  assert.deepStrictEqual(xs, Array.from({ length: 1000 }, () => b()));
+  assert.ok(xs.every((x) => x >= 0 && x < 1), "out of range");
+  assert.ok(xs[0] !== c(), "different seeds should differ");
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-  assert(Math.abs(mean - 0.5) < 0.03, `mean ${mean}`);
+  assert.ok(Math.abs(mean - 0.5) < 0.03, `mean ${mean}`);
 });
 
 Deno.test("same seed => byte-identical files (jpg and png); another seed differs", async () => {
@@ -86,11 +78,11 @@ Deno.test("same seed => byte-identical files (jpg and png); another seed differs
       domains,
       format,
     });
-    assert(r1.generated && r2.generated, "both should generate");
+    assert.ok(r1.generated && r2.generated, "both should generate");
     const t1 = readTree(r1.root), t2 = readTree(r2.root);
-    assertEquals([...t1.keys()].sort(), [...t2.keys()].sort());
+    assert.deepStrictEqual([...t1.keys()].sort(), [...t2.keys()].sort());
     for (const [k, v] of t1) {
-      assert(sameBytes(v, t2.get(k)!), `${format}: ${k} differs between runs`);
+      assert.ok(sameBytes(v, t2.get(k)!), `${format}: ${k} differs between runs`);
     }
   }
   const r3 = await generateSyntheticDomains({ outDir: `${tmp}/png3`, seed: 6, domains });
@@ -99,7 +91,7 @@ Deno.test("same seed => byte-identical files (jpg and png); another seed differs
   for (const [k, v] of t1) {
     if (k.endsWith(".png") && !(t3.has(k) && sameBytes(v, t3.get(k)!))) differ++;
   }
-  assert(
+  assert.ok(
     differ > 0.9 * (t1.size - 1),
     `only ${differ} of ${t1.size} files differ with another seed`,
   );
@@ -109,34 +101,34 @@ Deno.test("same seed => byte-identical files (jpg and png); another seed differs
 Deno.test("layout: Market-1501 splits, disjoint ids, queries with cross-camera matches, 64x128", async () => {
   const tmp = Deno.makeTempDirSync({ prefix: "ecn_syn_" });
   const res = await generateSyntheticDomains({ outDir: tmp, seed: 1, domains: SMALL });
-  assertEquals(Object.keys(res.domains), ["A", "B"]);
+  assert.deepStrictEqual(Object.keys(res.domains), ["A", "B"]);
   for (const spec of SMALL) {
     const ds = loadReidDataset(res.domains[spec.name], { quiet: true });
-    assertEquals(ds.numTrainIds, spec.trainIds);
-    assertEquals(ds.train.length, spec.trainIds * spec.imagesPerTrainId);
-    assertEquals(ds.trainPidMap, Array.from({ length: spec.trainIds }, (_, i) => i + 1));
-    assertEquals(ds.numCams <= spec.numCams, true);
+    assert.deepStrictEqual(ds.numTrainIds, spec.trainIds);
+    assert.deepStrictEqual(ds.train.length, spec.trainIds * spec.imagesPerTrainId);
+    assert.deepStrictEqual(ds.trainPidMap, Array.from({ length: spec.trainIds }, (_, i) => i + 1));
+    assert.strictEqual(ds.numCams <= spec.numCams, true);
     // Every training identity is seen by at least two cameras.
     for (let pid = 0; pid < ds.numTrainIds; pid++) {
       const cams = new Set(ds.train.filter((it) => it.pid === pid).map((it) => it.cam));
-      assert(cams.size >= 2, `${spec.name}: train id ${pid} in ${cams.size} camera(s)`);
+      assert.ok(cams.size >= 2, `${spec.name}: train id ${pid} in ${cams.size} camera(s)`);
     }
     const qIds = new Set(ds.query.map((it) => it.pid));
-    assertEquals(qIds.size, spec.testIds);
-    for (const pid of qIds) assert(pid > spec.trainIds, `test id ${pid} overlaps the train ids`);
+    assert.deepStrictEqual(qIds.size, spec.testIds);
+    for (const pid of qIds) assert.ok(pid > spec.trainIds, `test id ${pid} overlaps the train ids`);
     // One query per identity and camera, each with a gallery match from another camera.
     const keys = ds.query.map((q) => `${q.pid}/${q.cam}`);
-    assertEquals(new Set(keys).size, keys.length);
+    assert.deepStrictEqual(new Set(keys).size, keys.length);
     for (const q of ds.query) {
-      assert(
+      assert.ok(
         ds.gallery.some((g) => g.pid === q.pid && g.cam !== q.cam),
         `${spec.name}: query ${q.path} has no cross-camera match`,
       );
     }
-    assertEquals(ds.gallery.filter((g) => g.pid === 0).length, spec.distractors);
-    assertEquals(ds.junkDropped.gallery, spec.junk);
+    assert.deepStrictEqual(ds.gallery.filter((g) => g.pid === 0).length, spec.distractors);
+    assert.deepStrictEqual(ds.junkDropped.gallery, spec.junk);
     const img = await readImage(ds.train[0].path);
-    assertEquals([img.width, img.height], [64, 128]);
+    assert.deepStrictEqual([img.width, img.height], [64, 128]);
   }
   Deno.removeSync(tmp, { recursive: true });
 });
@@ -166,14 +158,14 @@ Deno.test("B is darker and greyer than A, and its camera colour casts differ", a
     const camRgb = [...perCam.entries()].sort((x, y) => x[0] - y[0]).map(([, v]) => v);
     stats[name] = { lum: lum / n, chroma: chroma / n, camRgb };
   }
-  assert(stats.A.lum > 1.3 * stats.B.lum, `brightness A ${stats.A.lum} vs B ${stats.B.lum}`);
-  assert(
+  assert.ok(stats.A.lum > 1.3 * stats.B.lum, `brightness A ${stats.A.lum} vs B ${stats.B.lum}`);
+  assert.ok(
     stats.A.chroma > 1.3 * stats.B.chroma,
     `chroma A ${stats.A.chroma} vs B ${stats.B.chroma}`,
   );
   // B's cameras 1..3 are lit blue, amber and green: blue/red ordering follows the lamps.
   const br = stats.B.camRgb.map(([r, , b]) => b / r);
-  assert(br[0] > br[2] && br[2] > br[1], `B cameras' blue/red ratios ${br.join(", ")}`);
+  assert.ok(br[0] > br[2] && br[2] > br[1], `B cameras' blue/red ratios ${br.join(", ")}`);
   Deno.removeSync(tmp, { recursive: true });
 });
 
@@ -182,18 +174,25 @@ Deno.test("manifest: a matching one skips, other options regenerate, foreign fol
   const tiny: SyntheticDomainSpec[] = SMALL.map((d) => ({ ...d, trainIds: 2, testIds: 2 }));
   const out = `${tmp}/syn`;
   const first = await generateSyntheticDomains({ outDir: out, seed: 1, domains: tiny });
-  assert(first.generated && first.images > 0, "first run generates");
+  assert.ok(first.generated && first.images > 0, "first run generates");
   const manifest = JSON.parse(Deno.readTextFileSync(`${out}/manifest.json`));
-  assertEquals([manifest.generator, manifest.options.seed, manifest.options.domains.length], [
+  assert.deepStrictEqual([
+    manifest.generator,
+    manifest.options.seed,
+    manifest.options.domains.length,
+  ], [
     "ecn-synthetic",
     1,
     2,
   ]);
   const second = await generateSyntheticDomains({ outDir: out, seed: 1, domains: tiny });
-  assertEquals([second.generated, second.images], [false, 0]);
+  assert.deepStrictEqual([second.generated, second.images], [false, 0]);
   const third = await generateSyntheticDomains({ outDir: out, seed: 2, domains: tiny.slice(0, 1) });
-  assert(third.generated, "other options must regenerate");
-  assertEquals([...Deno.readDirSync(out)].map((e) => e.name).sort(), ["A", "manifest.json"]);
+  assert.ok(third.generated, "other options must regenerate");
+  assert.deepStrictEqual([...Deno.readDirSync(out)].map((e) => e.name).sort(), [
+    "A",
+    "manifest.json",
+  ]);
   const foreign = `${tmp}/foreign`;
   Deno.mkdirSync(foreign);
   Deno.writeTextFileSync(`${foreign}/notes.txt`, "mine");
@@ -203,21 +202,21 @@ Deno.test("manifest: a matching one skips, other options regenerate, foreign fol
   } catch (e) {
     msg = (e as Error).message;
   }
-  assert(msg.includes(foreign) && msg.includes("not empty"), msg);
+  assert.ok(msg.includes(foreign) && msg.includes("not empty"), msg);
   let bad = "";
   try {
     await generateSyntheticDomains({ outDir: `${tmp}/x`, domains: [{ ...tiny[0], numCams: 1 }] });
   } catch (e) {
     bad = (e as Error).message;
   }
-  assert(bad.includes("numCams"), bad);
+  assert.ok(bad.includes("numCams"), bad);
   Deno.removeSync(tmp, { recursive: true });
 });
 
 Deno.test("preview grid: ids x cameras of both domains", () => {
   const grid = syntheticPreview({ seed: 1, domains: SMALL, ids: 2, scale: 1 });
-  assertEquals(grid.width, 4 * 66 + 2);
-  assertEquals(grid.height, 4 * 130 + 2 + 4);
+  assert.deepStrictEqual(grid.width, 4 * 66 + 2);
+  assert.deepStrictEqual(grid.height, 4 * 130 + 2 + 4);
   // Written for a look when ECN_SYNTH_PREVIEW names a file.
   const path = Deno.env.get("ECN_SYNTH_PREVIEW");
   if (path) Deno.writeFileSync(path, encodePng(syntheticPreview({ seed: 1 })));

@@ -1,3 +1,4 @@
+import assert from "node:assert";
 import type { RgbImage } from "../src/data/image.ts";
 import {
   applyTransform,
@@ -11,27 +12,6 @@ import {
 } from "../src/data/transforms.ts";
 import { Rng } from "../src/util/random.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
-
-// Local assertions: @std/assert is unreachable and node:assert needs @types/node.
-function assert(cond: boolean, msg = "assertion failed"): asserts cond {
-  if (!cond) throw new Error(msg);
-}
-function assertEquals(a: unknown, b: unknown, msg = "values differ"): void {
-  const show = (v: unknown) =>
-    JSON.stringify(v, (_k, x) => ArrayBuffer.isView(x) ? Array.from(x as Uint8Array) : x);
-  const sa = show(a), sb = show(b);
-  if (sa !== sb) throw new Error(`${msg}:\n  got  ${sa.slice(0, 300)}\n  want ${sb.slice(0, 300)}`);
-}
-function assertThrows(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    const m = e instanceof Error ? e.message : String(e);
-    if (!re.test(m)) throw new Error(`error message ${JSON.stringify(m)} does not match ${re}`);
-    return;
-  }
-  throw new Error(`expected an error matching ${re}`);
-}
 
 function b64(bytes: Uint8Array): string {
   let s = "";
@@ -60,52 +40,52 @@ const SMALL = { height: 64, width: 32 };
 Deno.test("Rng: seeded, uniform in range, randint inclusive", () => {
   const a = new Rng(7, 1, 2), b = new Rng(7, 1, 2), c = new Rng(7, 1, 3);
   const sa = Array.from({ length: 8 }, () => a.nextUint32());
-  assertEquals(sa, Array.from({ length: 8 }, () => b.nextUint32()));
-  assert(sa.join() !== Array.from({ length: 8 }, () => c.nextUint32()).join(), "streams equal");
-  assert(new Rng(2 ** 32).next() !== new Rng(0).next(), "high bits of the seed must count");
+  assert.deepStrictEqual(sa, Array.from({ length: 8 }, () => b.nextUint32()));
+  assert.ok(sa.join() !== Array.from({ length: 8 }, () => c.nextUint32()).join(), "streams equal");
+  assert.ok(new Rng(2 ** 32).next() !== new Rng(0).next(), "high bits of the seed must count");
   const r = new Rng(1);
   const counts = [0, 0, 0, 0];
   let sum = 0;
   for (let i = 0; i < 20000; i++) {
     const u = r.next();
-    assert(u >= 0 && u < 1, `next() out of [0,1): ${u}`);
+    assert.ok(u >= 0 && u < 1, `next() out of [0,1): ${u}`);
     sum += u;
     counts[r.int(0, 3)]++;
   }
-  assert(Math.abs(sum / 20000 - 0.5) < 0.01, `mean ${sum / 20000}`);
-  for (const n of counts) assert(Math.abs(n - 5000) < 300, `randint(0,3) counts ${counts}`);
-  assertThrows(() => r.int(3, 2), /empty range/);
-  assertThrows(() => new Rng(), /at least one seed/);
+  assert.ok(Math.abs(sum / 20000 - 0.5) < 0.01, `mean ${sum / 20000}`);
+  for (const n of counts) assert.ok(Math.abs(n - 5000) < 300, `randint(0,3) counts ${counts}`);
+  assert.throws(() => r.int(3, 2), /empty range/);
+  assert.throws(() => new Rng(), /at least one seed/);
 });
 
 Deno.test("train transform: size, value range, determinism per seed", () => {
   const img = noiseImage(64, 128, 1);
   const cfg = trainTransformConfig(SMALL);
   const size = imageSize(cfg);
-  assertEquals(size, 3 * 64 * 32);
+  assert.deepStrictEqual(size, 3 * 64 * 32);
   const lo = [0, 1, 2].map((c) => (0 - cfg.mean[c]) / cfg.std[c]);
   const hi = [0, 1, 2].map((c) => (1 - cfg.mean[c]) / cfg.std[c]);
   const plane = 64 * 32;
   for (let s = 0; s < 20; s++) {
     const { out } = applyTransform(img, cfg, new Rng(5, 0, s));
-    assertEquals(out.length, size);
+    assert.deepStrictEqual(out.length, size);
     for (let i = 0; i < size; i++) {
       const c = Math.floor(i / plane);
-      assert(out[i] >= lo[c] - 1e-6 && out[i] <= hi[c] + 1e-6, `value ${out[i]} channel ${c}`);
+      assert.ok(out[i] >= lo[c] - 1e-6 && out[i] <= hi[c] + 1e-6, `value ${out[i]} channel ${c}`);
     }
     const again = applyTransform(img, cfg, new Rng(5, 0, s)).out;
-    assertEquals(again, out, `seed ${s} not reproducible`);
+    assert.deepStrictEqual(again, out, `seed ${s} not reproducible`);
   }
   const x = applyTransform(img, cfg, new Rng(5, 0, 0)).out;
   const y = applyTransform(img, cfg, new Rng(5, 0, 1)).out;
-  assert(x.some((v, i) => v !== y[i]), "different seeds gave equal outputs");
+  assert.ok(x.some((v, i) => v !== y[i]), "different seeds gave equal outputs");
   // Writes into a slice of a batch array without touching the rest.
   const batch = new Float32Array(3 * size).fill(7);
   applyTransform(img, cfg, new Rng(5, 0, 0), batch, size);
-  assertEquals(batch.subarray(size, 2 * size), x);
-  assert(batch[size - 1] === 7 && batch[2 * size] === 7, "wrote outside its slice");
-  assertThrows(() => applyTransform(img, cfg, new Rng(1), batch, 2 * size + 1), /needs 6144/);
-  assertThrows(() => applyTransform(img, cfg), /needs a seeded Rng/);
+  assert.deepStrictEqual(batch.subarray(size, 2 * size), x);
+  assert.ok(batch[size - 1] === 7 && batch[2 * size] === 7, "wrote outside its slice");
+  assert.throws(() => applyTransform(img, cfg, new Rng(1), batch, 2 * size + 1), /needs 6144/);
+  assert.throws(() => applyTransform(img, cfg), /needs a seeded Rng/);
 });
 
 Deno.test("train transform: crop draws follow RandomSizedRectCrop", () => {
@@ -121,13 +101,16 @@ Deno.test("train transform: crop draws follow RandomSizedRectCrop", () => {
     }
     const area = (r.width * r.height) / (64 * 128);
     // Rounding of w and h to integers moves area and aspect slightly off the ranges.
-    assert(area > 0.6 && area <= 1.0, `area fraction ${area}`);
-    assert(r.height / r.width > 1.85 && r.height / r.width < 3.2, `aspect ${r.height / r.width}`);
-    assert(r.x >= 0 && r.y >= 0 && r.x + r.width <= 64 && r.y + r.height <= 128, "inside");
+    assert.ok(area > 0.6 && area <= 1.0, `area fraction ${area}`);
+    assert.ok(
+      r.height / r.width > 1.85 && r.height / r.width < 3.2,
+      `aspect ${r.height / r.width}`,
+    );
+    assert.ok(r.x >= 0 && r.y >= 0 && r.x + r.width <= 64 && r.y + r.height <= 128, "inside");
   }
-  assert(fallbacks < 10, `fallback resize in ${fallbacks}/500 draws`);
+  assert.ok(fallbacks < 10, `fallback resize in ${fallbacks}/500 draws`);
   // A wide image admits no h/w >= 2 crop of >= 64% area: fallback after 10 tries.
-  assertEquals(drawRectCrop(300, 100, crop, rng), null);
+  assert.strictEqual(drawRectCrop(300, 100, crop, rng), null);
 });
 
 Deno.test("train transform: flip is an exact mirror", () => {
@@ -139,13 +122,13 @@ Deno.test("train transform: flip is an exact mirror", () => {
     const { out, draws } = applyTransform(img, cfg, new Rng(s));
     outs[`${draws.flipped}`].push(out);
   }
-  assert(outs.true.length > 0 && outs.false.length > 0, "flip never or always drawn");
+  assert.ok(outs.true.length > 0 && outs.false.length > 0, "flip never or always drawn");
   const [a, b] = [outs.true[0], outs.false[0]];
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < 64; y++) {
       for (let x = 0; x < 32; x++) {
         const i = c * 2048 + y * 32;
-        assertEquals(a[i + x], b[i + 31 - x], `mirror at c${c} y${y} x${x}`);
+        assert.deepStrictEqual(a[i + x], b[i + 31 - x], `mirror at c${c} y${y} x${x}`);
       }
     }
   }
@@ -164,19 +147,23 @@ Deno.test("train transform: erasing fills the drawn rectangle with the raw fill 
     if (!e) continue;
     erasedCount++;
     const frac = (e.width * e.height) / (64 * 32);
-    assert(frac >= 0.015 && frac <= 0.23, `erased area fraction ${frac}`);
+    assert.ok(frac >= 0.015 && frac <= 0.23, `erased area fraction ${frac}`);
     for (let c = 0; c < 3; c++) {
       for (let y = 0; y < 64; y++) {
         for (let x = 0; x < 32; x++) {
           const i = c * 2048 + y * 32 + x;
-          const inside = x >= e.x && x < e.x + e.width && y >= e.y && y < e.y + e.height;
+          const inside: boolean = x >= e.x && x < e.x + e.width && y >= e.y && y < e.y + e.height;
           // Same draws before erasing, so outside the rectangle the images agree.
-          assertEquals(out[i], inside ? Math.fround(fill[c]) : plain[i], `c${c} y${y} x${x}`);
+          assert.deepStrictEqual(
+            out[i],
+            inside ? Math.fround(fill[c]) : plain[i],
+            `c${c} y${y} x${x}`,
+          );
         }
       }
     }
   }
-  assert(erasedCount >= 25, `p=1 erased only ${erasedCount}/30`);
+  assert.ok(erasedCount >= 25, `p=1 erased only ${erasedCount}/30`);
 });
 
 Deno.test("train transform: flip and erasing happen about half the time", () => {
@@ -191,37 +178,37 @@ Deno.test("train transform: flip and erasing happen about half the time", () => 
     fallbacks += draws.crop ? 0 : 1;
   }
   // Binomial(1000, 0.5): 5 sigma is about 80.
-  assert(Math.abs(flips - 500) < 80, `flips ${flips}/1000`);
-  assert(Math.abs(erases - 500) < 80, `erases ${erases}/1000`);
-  assert(fallbacks < 20, `fallback resize in ${fallbacks}/1000 draws`);
+  assert.ok(Math.abs(flips - 500) < 80, `flips ${flips}/1000`);
+  assert.ok(Math.abs(erases - 500) < 80, `erases ${erases}/1000`);
+  assert.ok(fallbacks < 20, `fallback resize in ${fallbacks}/1000 draws`);
 });
 
 Deno.test("configs: defaults follow the reference; overrides; validation", () => {
   const t = trainTransformConfig();
-  assertEquals([t.height, t.width, t.flipProb], [256, 128, 0.5]);
-  assertEquals(t.crop, { tries: 10, area: [0.64, 1], aspect: [2, 3] });
-  assertEquals(t.erasing, {
+  assert.deepStrictEqual([t.height, t.width, t.flipProb], [256, 128, 0.5]);
+  assert.deepStrictEqual(t.crop, { tries: 10, area: [0.64, 1], aspect: [2, 3] });
+  assert.deepStrictEqual(t.erasing, {
     prob: 0.5,
     area: [0.02, 0.2],
     aspect: [0.3, 3],
     attempts: 100,
     fill: IMAGENET_MEAN,
   });
-  assertEquals([t.mean, t.std], [IMAGENET_MEAN, IMAGENET_STD]);
-  assertEquals(trainTransformConfig({ erasingProb: 0 }).erasing, null);
+  assert.deepStrictEqual([t.mean, t.std], [IMAGENET_MEAN, IMAGENET_STD]);
+  assert.strictEqual(trainTransformConfig({ erasingProb: 0 }).erasing, null);
   const m = testTransformConfig({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
   const { out } = applyTransform({ width: 1, height: 1, data: new Uint8Array([0, 255, 51]) }, {
     ...m,
     height: 1,
     width: 1,
   });
-  assertEquals(Array.from(out), [
+  assert.deepStrictEqual(Array.from(out), [
     -1,
     1,
     Math.fround(Math.fround(Math.fround(51 / 255) - 0.5) / 0.5),
   ]);
-  assertThrows(() => testTransformConfig({ height: 0 }), /height and width must be positive/);
-  assertThrows(() => trainTransformConfig({ std: [1, 0, 1] }), /std must be non-zero/);
+  assert.throws(() => testTransformConfig({ height: 0 }), /height and width must be positive/);
+  assert.throws(() => trainTransformConfig({ std: [1, 0, 1] }), /std must be non-zero/);
 });
 
 interface OracleOut {
@@ -266,11 +253,11 @@ oracleTest(
     });
     runs.forEach((r, i) => {
       const ref = unb64f(results[i]);
-      assertEquals(ref.length, r.out.length);
+      assert.deepStrictEqual(ref.length, r.out.length);
       let max = 0;
       for (let j = 0; j < ref.length; j++) max = Math.max(max, Math.abs(ref[j] - r.out[j]));
       // Same resampling as Pillow and the same float32 steps as torchvision: exact.
-      assert(max === 0, `run ${i} (${JSON.stringify(r.draws)}): max abs diff ${max}`);
+      assert.ok(max === 0, `run ${i} (${JSON.stringify(r.draws)}): max abs diff ${max}`);
     });
   },
 );
@@ -298,6 +285,6 @@ oracleTest("test transform equals torchvision Resize(bicubic) + ToTensor + Norma
     const ref = unb64f(r);
     let max = 0;
     for (let j = 0; j < ref.length; j++) max = Math.max(max, Math.abs(ref[j] - ours[i][j]));
-    assert(max === 0, `case ${i}: max abs diff ${max}`);
+    assert.ok(max === 0, `case ${i}: max abs diff ${max}`);
   });
 });

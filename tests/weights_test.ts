@@ -1,3 +1,4 @@
+import assert from "node:assert";
 import { oracleAvailable, oracleTest, runOracleJson } from "./oracle/oracle.ts";
 import {
   parseSafetensors,
@@ -14,35 +15,6 @@ import {
   readWeights,
   toFloat32,
 } from "../src/nn/weights.ts";
-
-// Local assertions: node:assert needs @types/node, which is not installed.
-function assert(cond: boolean, msg = "assertion failed"): void {
-  if (!cond) throw new Error(msg);
-}
-function assertEquals(got: unknown, want: unknown, msg = "values differ"): void {
-  const a = JSON.stringify(got), b = JSON.stringify(want);
-  if (a !== b) throw new Error(`${msg}:\n  got  ${a.slice(0, 600)}\n  want ${b.slice(0, 600)}`);
-}
-function assertThrowsMsg(fn: () => unknown, re: RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    const m = (e as Error).message;
-    assert(re.test(m), `message ${JSON.stringify(m)} does not match ${re}`);
-    return;
-  }
-  throw new Error(`expected an error matching ${re}`);
-}
-async function assertRejectsMsg(fn: () => Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    const m = (e as Error).message;
-    assert(re.test(m), `message ${JSON.stringify(m)} does not match ${re}`);
-    return;
-  }
-  throw new Error(`expected a rejection matching ${re}`);
-}
 
 /** The project's shared/ lies beside the repository (absent on a plain clone: tests skip). */
 const MOBILENET = decodeURIComponent(
@@ -95,19 +67,19 @@ Deno.test({
   const { tensors, metadata } = await readSafetensors(MOBILENET);
   const ms = performance.now() - t0;
   console.log(`read ${MOBILENET}: ${tensors.size} tensors in ${ms.toFixed(1)} ms`);
-  assert(ms < 3000, `reading 14 MB took ${ms} ms`);
+  assert.ok(ms < 3000, `reading 14 MB took ${ms} ms`);
   const ref = await runOracleJson<Described & { metadata: Record<string, string> }>(
     "write_weights.py",
     { action: "describe_mobilenet", path: MOBILENET },
   );
-  assertEquals(metadata, ref.metadata);
-  assert("normalize_mean" in metadata && "normalize_std" in metadata);
+  assert.deepStrictEqual(metadata, ref.metadata);
+  assert.ok("normalize_mean" in metadata && "normalize_std" in metadata);
   const mine = new Map((await describe(tensors)).map((r) => [r[0], r]));
-  assertEquals(mine.size, ref.tensors.length);
-  for (const r of ref.tensors) assertEquals(mine.get(r[0]), r);
+  assert.deepStrictEqual(mine.size, ref.tensors.length);
+  for (const r of ref.tensors) assert.deepStrictEqual(mine.get(r[0]), r);
   // readWeights dispatches to the same reader.
   const again = await readWeights(MOBILENET);
-  assertEquals([...again.keys()], [...tensors.keys()]);
+  assert.deepStrictEqual([...again.keys()], [...tensors.keys()]);
 });
 
 oracleTest(
@@ -119,10 +91,10 @@ oracleTest(
       const t0 = performance.now();
       const sd = await readWeights(`${dir}/${file}`);
       console.log(`${file}: ${sd.size} tensors in ${(performance.now() - t0).toFixed(1)} ms`);
-      assertEquals(await describe(sd), want, file);
+      assert.deepStrictEqual(await describe(sd), want, file);
     }
-    assertEquals(await describe(await readPth(`${dir}/r18_zip.pth`)), want);
-    assertEquals(
+    assert.deepStrictEqual(await describe(await readPth(`${dir}/r18_zip.pth`)), want);
+    assert.deepStrictEqual(
       (await readSafetensors(`${dir}/r18.safetensors`)).metadata,
       { arch: "resnet18", note: "random" },
     );
@@ -133,10 +105,14 @@ oracleTest("every dtype, strided and shared-storage views, deflated zip entries"
   const { dir, info } = await files();
   for (const file of ["misc_zip.pth", "misc_legacy.pth", "misc_deflate.pth", "misc.safetensors"]) {
     const sd = await readWeights(`${dir}/${file}`);
-    assertEquals(await describe(sd), info.misc.tensors, file);
+    assert.deepStrictEqual(await describe(sd), info.misc.tensors, file);
     for (const [name, f32hex] of Object.entries(info.misc.f32)) {
       const f = toFloat32(sd.get(name)!);
-      assertEquals(hex(new Uint8Array(f.buffer, f.byteOffset, f.byteLength)), f32hex, name);
+      assert.deepStrictEqual(
+        hex(new Uint8Array(f.buffer, f.byteOffset, f.byteLength)),
+        f32hex,
+        name,
+      );
     }
   }
 });
@@ -146,10 +122,14 @@ oracleTest(
   async () => {
     const { dir, info } = await files();
     const sd = await readPth(`${dir}/legacy_views.pth`);
-    assertEquals(await describe(sd), info.legacy_views.tensors);
+    assert.deepStrictEqual(await describe(sd), info.legacy_views.tensors);
     for (const [name, f32hex] of Object.entries(info.legacy_views.f32)) {
       const f = toFloat32(sd.get(name)!);
-      assertEquals(hex(new Uint8Array(f.buffer, f.byteOffset, f.byteLength)), f32hex, name);
+      assert.deepStrictEqual(
+        hex(new Uint8Array(f.buffer, f.byteOffset, f.byteLength)),
+        f32hex,
+        name,
+      );
     }
   },
 );
@@ -163,15 +143,15 @@ oracleTest("writeSafetensors writes the same bytes as the reference layout", asy
       await writeSafetensors(`${out}/${stem}.safetensors`, src.tensors, src.metadata);
       const a = await Deno.readFile(`${dir}/${stem}.safetensors`);
       const b = await Deno.readFile(`${out}/${stem}.safetensors`);
-      assertEquals(b.length, a.length, stem);
-      assertEquals(await sha256(b), await sha256(a), stem);
+      assert.deepStrictEqual(b.length, a.length, stem);
+      assert.deepStrictEqual(await sha256(b), await sha256(a), stem);
     }
     // A state dict read from a .pth round-trips through safetensors.
     const sd = await readPth(`${dir}/misc_legacy.pth`);
     await writeSafetensors(`${out}/rt.safetensors`, sd, { from: "pth" });
     const back = await readSafetensors(`${out}/rt.safetensors`);
-    assertEquals(await describe(back.tensors), await describe(sd));
-    assertEquals(back.metadata, { from: "pth" });
+    assert.deepStrictEqual(await describe(back.tensors), await describe(sd));
+    assert.deepStrictEqual(back.metadata, { from: "pth" });
   } finally {
     await Deno.remove(out, { recursive: true });
   }
@@ -181,27 +161,30 @@ oracleTest("checkpoint wrappers: auto-unwrap, key option, prefix stripping", asy
   const { dir, info } = await files();
   for (const fmt of ["zip", "legacy"]) {
     const path = `${dir}/wrapped_${fmt}.pth`;
-    assertEquals(await describe(await readPth(path)), info.wrapped.tensors);
-    assertEquals(await describe(await readPth(path, { key: "state_dict" })), info.wrapped.tensors);
+    assert.deepStrictEqual(await describe(await readPth(path)), info.wrapped.tensors);
+    assert.deepStrictEqual(
+      await describe(await readPth(path, { key: "state_dict" })),
+      info.wrapped.tensors,
+    );
     const stripped = await readWeights(path, { stripPrefix: "module." });
-    assertEquals([...stripped.keys()], ["conv.weight", "bn.num_batches_tracked"]);
+    assert.deepStrictEqual([...stripped.keys()], ["conv.weight", "bn.num_batches_tracked"]);
     const nbt = stripped.get("bn.num_batches_tracked")!;
-    assertEquals([nbt.dtype, nbt.shape, toFloat32(nbt)[0]], ["int64", [], 3]);
-    await assertRejectsMsg(() => readPth(path, { key: "epoch" }), /entry epoch is a number/);
-    await assertRejectsMsg(() => readPth(path, { key: "nope" }), /no key nope; it has state_dict/);
+    assert.deepStrictEqual([nbt.dtype, nbt.shape, toFloat32(nbt)[0]], ["int64", [], 3]);
+    await assert.rejects(() => readPth(path, { key: "epoch" }), /entry epoch is a number/);
+    await assert.rejects(() => readPth(path, { key: "nope" }), /no key nope; it has state_dict/);
 
-    assertEquals((await readPth(`${dir}/empty_${fmt}.pth`)).size, 0);
+    assert.strictEqual((await readPth(`${dir}/empty_${fmt}.pth`)).size, 0);
     const amb = `${dir}/ambiguous_${fmt}.pth`;
-    await assertRejectsMsg(() => readPth(amb), /cannot tell which entry.*model.*ema.*key option/);
+    await assert.rejects(() => readPth(amb), /cannot tell which entry.*model.*ema.*key option/);
     const ema = await readPth(amb, { key: ["ema"] });
-    assertEquals(Array.from(toFloat32(ema.get("a")!)), [0, 0]);
+    assert.deepStrictEqual(Array.from(toFloat32(ema.get("a")!)), [0, 0]);
   }
 });
 
 oracleTest("unknown pickle globals are named and never run", async () => {
   const { dir } = await files();
   for (const file of ["evil_zip.pth", "evil_legacy.pth", "evil_root_zip.pth"]) {
-    await assertRejectsMsg(() => readPth(`${dir}/${file}`), /posix\.system.*never runs code/);
+    await assert.rejects(() => readPth(`${dir}/${file}`), /posix\.system.*never runs code/);
   }
   let exists = true;
   try {
@@ -209,7 +192,7 @@ oracleTest("unknown pickle globals are named and never run", async () => {
   } catch {
     exists = false;
   }
-  assert(!exists, "the pickled os.system call ran");
+  assert.ok(!exists, "the pickled os.system call ran");
 });
 
 oracleTest("truncated files fail with a clear error at every cut", async () => {
@@ -221,24 +204,26 @@ oracleTest("truncated files fail with a clear error at every cut", async () => {
       : (b: Uint8Array) => parsePth(b, file);
     for (let cut = 0; cut < bytes.length; cut += 13) {
       // Every cut must fail, and with an error that names the file (no crash, no garbage).
-      await assertRejectsMsg(() => parse(bytes.subarray(0, cut)), new RegExp(`^${file}: `));
+      await assert.rejects(() => parse(bytes.subarray(0, cut)), {
+        message: new RegExp(`^${file}: `),
+      });
     }
   }
   const big = await Deno.readFile(`${dir}/r18_legacy.pth`);
-  await assertRejectsMsg(() => parsePth(big.subarray(0, big.length - 1000), "r18"), /truncated/);
+  await assert.rejects(() => parsePth(big.subarray(0, big.length - 1000), "r18"), /truncated/);
   const zip = await Deno.readFile(`${dir}/r18_zip.pth`);
-  await assertRejectsMsg(() => parsePth(zip.subarray(0, zip.length >> 1), "r18"), /truncated/);
+  await assert.rejects(() => parsePth(zip.subarray(0, zip.length >> 1), "r18"), /truncated/);
   const st = await Deno.readFile(`${dir}/r18.safetensors`);
-  assertThrowsMsg(() => parseSafetensors(st.subarray(0, st.length - 1), "r18"), /truncated/);
+  assert.throws(() => parseSafetensors(st.subarray(0, st.length - 1), "r18"), /truncated/);
 });
 
 Deno.test("missing and foreign files are rejected with their names", async () => {
-  await assertRejectsMsg(
+  await assert.rejects(
     () => readWeights("/nonexistent/w.pth"),
     /not found: \/nonexistent\/w\.pth/,
   );
-  await assertRejectsMsg(() => readPth("/nonexistent/w.pth"), /not found: \/nonexistent\/w\.pth/);
-  await assertRejectsMsg(() => readSafetensors("/nonexistent/w.st"), /not found/);
+  await assert.rejects(() => readPth("/nonexistent/w.pth"), /not found: \/nonexistent\/w\.pth/);
+  await assert.rejects(() => readSafetensors("/nonexistent/w.st"), /not found/);
   const random = new Uint8Array(4096);
   crypto.getRandomValues(random);
   random[0] = 0x13; // not PK, not a pickle PROTO
@@ -246,11 +231,11 @@ Deno.test("missing and foreign files are rejected with their names", async () =>
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeFile(`${dir}/random.bin`, random);
-    await assertRejectsMsg(
+    await assert.rejects(
       () => readWeights(`${dir}/random.bin`),
       /random\.bin: expected a PyTorch \.pth \(zip or legacy pickle\) or safetensors file/,
     );
-    await assertRejectsMsg(
+    await assert.rejects(
       () => readPth(`${dir}/random.bin`),
       /expected a PyTorch \.pth \(zip\) or safetensors file/,
     );
@@ -258,17 +243,17 @@ Deno.test("missing and foreign files are rejected with their names", async () =>
       `${dir}/tiny.safetensors`,
       fakeSafetensors({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, 8),
     );
-    await assertRejectsMsg(
+    await assert.rejects(
       () => readPth(`${dir}/tiny.safetensors`),
       /tiny\.safetensors.*is a safetensors file; read it with readWeights/,
     );
     // A pickle that is not torch's: the magic number is missing.
     await Deno.writeFile(`${dir}/plain.pkl`, new Uint8Array([0x80, 2, 0x4b, 5, 0x2e]));
-    await assertRejectsMsg(() => readPth(`${dir}/plain.pkl`), /magic number/);
+    await assert.rejects(() => readPth(`${dir}/plain.pkl`), /magic number/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-  assertEquals(detectWeightsFormat(new Uint8Array([0x50, 0x4b, 3, 4])), "pth-zip");
+  assert.strictEqual(detectWeightsFormat(new Uint8Array([0x50, 0x4b, 3, 4])), "pth-zip");
 });
 
 /** A safetensors file from a header object and a data length. */
@@ -282,33 +267,33 @@ function fakeSafetensors(header: unknown, dataLen: number): Uint8Array {
 
 Deno.test("safetensors header validation", () => {
   const ok = fakeSafetensors({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, 8);
-  assertEquals(parseSafetensors(ok).tensors.get("a")!.shape, [2]);
-  assertThrowsMsg(() => parseSafetensors(new Uint8Array(5), "x.st"), /x\.st: .*too short/);
+  assert.deepStrictEqual(parseSafetensors(ok).tensors.get("a")!.shape, [2]);
+  assert.throws(() => parseSafetensors(new Uint8Array(5), "x.st"), /x\.st: .*too short/);
   const bad = fakeSafetensors({}, 0);
   bad[8] = 0x5b; // "[" makes the JSON invalid
-  assertThrowsMsg(() => parseSafetensors(bad), /header is not JSON/);
-  assertThrowsMsg(
+  assert.throws(() => parseSafetensors(bad), /header is not JSON/);
+  assert.throws(
     () =>
       parseSafetensors(
         fakeSafetensors({ a: { dtype: "C64", shape: [1], data_offsets: [0, 8] } }, 8),
       ),
     /tensor a has unknown dtype "C64"/,
   );
-  assertThrowsMsg(
+  assert.throws(
     () =>
       parseSafetensors(
         fakeSafetensors({ a: { dtype: "constructor", shape: [1], data_offsets: [0, 8] } }, 8),
       ),
     /unknown dtype "constructor"/,
   );
-  assertThrowsMsg(
+  assert.throws(
     () =>
       parseSafetensors(
         fakeSafetensors({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8),
       ),
     /needs 12 bytes/,
   );
-  assertThrowsMsg(
+  assert.throws(
     () =>
       parseSafetensors(fakeSafetensors({
         a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
@@ -316,7 +301,7 @@ Deno.test("safetensors header validation", () => {
       }, 12)),
     /tensors a \[0, 8\] and b \[4, 12\] overlap/,
   );
-  assertThrowsMsg(
+  assert.throws(
     () =>
       parseSafetensors(
         fakeSafetensors({ a: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, 8),
@@ -325,13 +310,13 @@ Deno.test("safetensors header validation", () => {
   );
   const huge = new Uint8Array(16);
   new DataView(huge.buffer).setBigUint64(0, 1n << 40n, true);
-  assertThrowsMsg(() => parseSafetensors(huge), /implausible/);
+  assert.throws(() => parseSafetensors(huge), /implausible/);
   // File order follows data offsets, even for names JSON.parse would reorder.
   const order = parseSafetensors(fakeSafetensors({
     z: { dtype: "U8", shape: [1], data_offsets: [0, 1] },
     "0": { dtype: "U8", shape: [1], data_offsets: [1, 2] },
   }, 2));
-  assertEquals([...order.tensors.keys()], ["z", "0"]);
+  assert.deepStrictEqual([...order.tensors.keys()], ["z", "0"]);
 });
 
 Deno.test("safetensors header is padded to 8 bytes and keeps map order", () => {
@@ -340,54 +325,64 @@ Deno.test("safetensors header is padded to 8 bytes and keeps map order", () => {
     ["0", fromFloat32([2], new Float32Array([2, 3]))],
   ]);
   const h = safetensorsHeader(sd, { k: "v" });
-  assertEquals(h.length % 8, 0);
+  assert.strictEqual(h.length % 8, 0);
   const n = Number(new DataView(h.buffer).getBigUint64(0, true));
-  assertEquals(n, h.length - 8);
+  assert.deepStrictEqual(n, h.length - 8);
   const text = new TextDecoder().decode(h.subarray(8));
-  assert(text.startsWith('{"__metadata__":{"k":"v"},"z":'), text);
-  assert(text.length - text.trimEnd().length < 8, "at most 7 padding spaces");
+  assert.ok(text.startsWith('{"__metadata__":{"k":"v"},"z":'), text);
+  assert.ok(text.length - text.trimEnd().length < 8, "at most 7 padding spaces");
   // Valid JSON; "z" precedes "0" in the text as in the map.
-  assertEquals(Object.keys(JSON.parse(text)).sort(), ["0", "__metadata__", "z"]);
-  assert(text.indexOf('"z":') < text.indexOf('"0":'));
+  assert.deepStrictEqual(Object.keys(JSON.parse(text)).sort(), ["0", "__metadata__", "z"]);
+  assert.ok(text.indexOf('"z":') < text.indexOf('"0":'));
   const bad: RawTensor = { dtype: "float32", shape: [3], data: new Uint8Array(4) };
-  assertThrowsMsg(() => safetensorsHeader(new Map([["w", bad]])), /w: float32 \[3\] needs 12/);
+  assert.throws(() => safetensorsHeader(new Map([["w", bad]])), /w: float32 \[3\] needs 12/);
 });
 
 Deno.test("toFloat32 converts float16, bfloat16, float64 and integers", () => {
   const f16 = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0xfc00, 0x8000, 0x3555]);
   const t16: RawTensor = { dtype: "float16", shape: [8], data: new Uint8Array(f16.buffer) };
   const got = toFloat32(t16);
-  assertEquals(Array.from(got.subarray(0, 6)), [1, -2, 65504, 2 ** -24, Infinity, -Infinity]);
-  assert(Object.is(got[6], -0));
-  assertEquals(got[7], Math.fround((1 + 0x155 / 1024) * 2 ** -2));
+  assert.deepStrictEqual(Array.from(got.subarray(0, 6)), [
+    1,
+    -2,
+    65504,
+    2 ** -24,
+    Infinity,
+    -Infinity,
+  ]);
+  assert.ok(Object.is(got[6], -0));
+  assert.deepStrictEqual(got[7], Math.fround((1 + 0x155 / 1024) * 2 ** -2));
   const nan: RawTensor = { dtype: "float16", shape: [], data: new Uint8Array([0x00, 0x7e]) };
-  assert(Number.isNaN(toFloat32(nan)[0]));
+  assert.ok(Number.isNaN(toFloat32(nan)[0]));
   const bf: RawTensor = {
     dtype: "bfloat16",
     shape: [2],
     data: new Uint8Array([0, 0x3f, 0x80, 0xbf]),
   };
-  assertEquals(Array.from(toFloat32(bf)), [0.5, -1]);
+  assert.deepStrictEqual(Array.from(toFloat32(bf)), [0.5, -1]);
   const f64: RawTensor = {
     dtype: "float64",
     shape: [2],
     data: new Uint8Array(new Float64Array([0.1, -3]).buffer),
   };
-  assertEquals(Array.from(toFloat32(f64)), [Math.fround(0.1), -3]);
+  assert.deepStrictEqual(Array.from(toFloat32(f64)), [Math.fround(0.1), -3]);
   const i64: RawTensor = {
     dtype: "int64",
     shape: [2],
     data: new Uint8Array(new BigInt64Array([-7n, 1n << 40n]).buffer),
   };
-  assertEquals(Array.from(toFloat32(i64)), [-7, 2 ** 40]);
+  assert.deepStrictEqual(Array.from(toFloat32(i64)), [-7, 2 ** 40]);
   // Unaligned views are copied, not misread.
   const buf = new Uint8Array(9);
   buf.set(new Uint8Array(new Float32Array([1.5, -2]).buffer), 1);
-  assertEquals(Array.from(toFloat32({ dtype: "float32", shape: [2], data: buf.subarray(1) })), [
-    1.5,
-    -2,
-  ]);
-  assertThrowsMsg(
+  assert.deepStrictEqual(
+    Array.from(toFloat32({ dtype: "float32", shape: [2], data: buf.subarray(1) })),
+    [
+      1.5,
+      -2,
+    ],
+  );
+  assert.throws(
     () => toFloat32({ dtype: "int32", shape: [3], data: new Uint8Array(8) }),
     /int32 and shape \[3\] needs 12 bytes, has 8/,
   );
