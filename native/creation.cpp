@@ -162,6 +162,43 @@ ts_tensor ts_contiguous(ts_tensor t) {
   TS_TENSOR({ return ts::box(T(t).contiguous()); })
 }
 
+namespace {
+c10::MemoryFormat memory_format_of(int32_t format) {
+  switch (format) {
+    case 0: return c10::MemoryFormat::Contiguous;
+    case 1: return c10::MemoryFormat::ChannelsLast;
+    default:
+      throw std::invalid_argument("memory format " + std::to_string(format) +
+                                  ": expected 0 (contiguous) or 1 (channels-last)");
+  }
+}
+
+void check_channels_last_rank(const at::Tensor& x, c10::MemoryFormat f) {
+  if (f == c10::MemoryFormat::ChannelsLast && x.dim() != 4) {
+    throw std::invalid_argument("channels-last needs a 4-D tensor (N, C, H, W), got " +
+                                std::to_string(x.dim()) + "-D");
+  }
+}
+}  // namespace
+
+ts_tensor ts_contiguous_format(ts_tensor t, int32_t format) {
+  TS_TENSOR({
+    auto f = memory_format_of(format);
+    const auto& x = T(t);
+    check_channels_last_rank(x, f);
+    return ts::box(x.contiguous(f));
+  })
+}
+
+int32_t ts_is_contiguous_format(ts_tensor t, int32_t format) {
+  TS_STATUS({
+    auto f = memory_format_of(format);
+    const auto& x = T(t);
+    check_channels_last_rank(x, f);
+    return x.is_contiguous(f) ? 1 : 0;
+  })
+}
+
 ts_tensor ts_alias(ts_tensor t) {
   TS_TENSOR({ return ts::box(T(t)); })
 }

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define TS_API __attribute__((visibility("default")))
-#define TS_ABI_VERSION 2
+#define TS_ABI_VERSION 3
 
 typedef struct ts_tensor_box* ts_tensor;
 
@@ -63,6 +63,10 @@ TS_API ts_tensor ts_to(ts_tensor t, int32_t dtype, int32_t device_type, int32_t 
 TS_API ts_tensor ts_clone(ts_tensor t);
 TS_API ts_tensor ts_detach(ts_tensor t);
 TS_API ts_tensor ts_contiguous(ts_tensor t);
+/* format: 0 row-major (contiguous), 1 channels-last (4-D: N, H, W, C in memory) */
+TS_API ts_tensor ts_contiguous_format(ts_tensor t, int32_t format);
+/* 1 if t is dense in that format, 0 if not, -1 on error */
+TS_API int32_t ts_is_contiguous_format(ts_tensor t, int32_t format);
 TS_API ts_tensor ts_alias(ts_tensor t);
 TS_API int32_t ts_copy_(ts_tensor dst, ts_tensor src);
 TS_API int32_t ts_fill_(ts_tensor t, double value);

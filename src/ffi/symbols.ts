@@ -49,6 +49,8 @@ export const SYMBOLS = {
   ts_clone: { parameters: ["pointer"], result: "pointer" },
   ts_detach: { parameters: ["pointer"], result: "pointer" },
   ts_contiguous: { parameters: ["pointer"], result: "pointer" },
+  ts_contiguous_format: { parameters: ["pointer", "i32"], result: "pointer" },
+  ts_is_contiguous_format: { parameters: ["pointer", "i32"], result: "i32" },
   ts_alias: { parameters: ["pointer"], result: "pointer" },
   ts_copy_: { parameters: ["pointer", "pointer"], result: "i32" },
   ts_fill_: { parameters: ["pointer", "f64"], result: "i32" },
@@ -140,4 +142,4 @@ export const SYMBOLS = {
 export type Native = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** ABI version this TypeScript code was written for; must equal `ts_abi_version()`. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
