@@ -3,8 +3,8 @@
  *
  * This is the curated public surface: native handles never cross it. Tensors come from the
  * factories and ops and are freed by `dispose()`, `using` or `scope`; the handle plumbing
- * (`wrap`, `check`, `handleOf`, `dimsBuffer`, `handleList`, `Ptr`, dtype codes) stays inside
- * `src/` (modules there import it from `./tensor.ts` and `./dtype.ts` directly).
+ * (`wrap`, `check`, `handleOf`, `dimsBuffer`, `handleList`, `Ptr`, in handle.ts; dtype codes)
+ * stays inside `src/` (modules there import it from `./tensor.ts` and `./dtype.ts` directly).
  *
  * @module
  */
@@ -21,25 +21,19 @@ export {
 } from "./dtype.ts";
 export { TorchError } from "./errors.ts";
 export { type Disposable, keep, scope, scopeAsync } from "./scope.ts";
+export { addmm, cat, oneHot, stack, Tensor, where } from "./tensor.ts";
 export {
-  addmm,
   arange,
-  cat,
   full,
-  liveTensors,
-  oneHot,
   ones,
   rand,
   randint,
   randn,
   randperm,
-  stack,
-  Tensor,
   tensor,
   type TensorOptions,
-  where,
   zeros,
-} from "./tensor.ts";
+} from "./creation.ts";
 export {
   adaptiveAvgPool2d,
   adaptiveMaxPool2d,
@@ -67,6 +61,7 @@ export {
   cudaSynchronize,
   getNumThreads,
   isGradEnabled,
+  liveTensors,
   manualSeed,
   noGrad,
   rngState,

@@ -1,5 +1,6 @@
 /**
- * Process-wide settings of libtorch: grad mode, random seeds and state, threads, CUDA.
+ * Process-wide settings of libtorch: grad mode, random seeds and state, threads, CUDA; and the
+ * count of live tensor handles.
  *
  * @module
  */
@@ -82,6 +83,11 @@ export function cudaMemory(index = 0): {
 /** Resets the CUDA peak-memory counters. */
 export function cudaResetPeak(index = 0): void {
   check(lib().ts_cuda_reset_peak(index), "cudaResetPeak");
+}
+
+/** Number of tensor handles alive in the shim (for leak checks). */
+export function liveTensors(): number {
+  return Number(lib().ts_live_tensors());
 }
 
 /** The libtorch version string of the loaded shim, e.g. "libtorch 1.13.0 cpu". */
