@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import * as T from "../src/tensor/mod.ts";
 import { median, runPythonReference } from "./bench_common.ts";
+import { configureFromEnv } from "../src/cli/env.ts";
 import { type EcnArch, EcnNet } from "../src/reid/ecn_net.ts";
 import { ExemplarMemory } from "../src/reid/memory.ts";
 import { invarianceLoss } from "../src/reid/losses.ts";
@@ -163,6 +164,7 @@ const BENCHES: Record<
 > = { ops: benchOps, ecn: benchEcn };
 
 if (import.meta.main) {
+  configureFromEnv();
   const { values } = parseArgs({
     args: Deno.args,
     options: {

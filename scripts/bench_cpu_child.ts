@@ -9,6 +9,7 @@ import * as T from "../src/tensor/mod.ts";
 import { cpuCacheStats } from "../src/tensor/cpu_cache.ts";
 import { type EcnArch, EcnNet } from "../src/reid/ecn_net.ts";
 import { ecnStepTimes } from "./bench.ts";
+import { configureFromEnv } from "../src/cli/env.ts";
 
 /** Peak resident memory of this process (VmHWM), in bytes. */
 export function peakRssBytes(): number {
@@ -36,6 +37,7 @@ function features(arch: EcnArch, h: number, w: number, batch: number, steps: num
 }
 
 if (import.meta.main) {
+  configureFromEnv();
   const [mode, arch, h, w, batch, steps] = Deno.args;
   T.manualSeed(0);
   // The ECN step is `deno task bench`'s (bench.ts), with the reference's feature sizes.

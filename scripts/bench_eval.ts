@@ -17,6 +17,7 @@
  * @module
  */
 import { median } from "./bench_common.ts";
+import { configureFromEnv } from "../src/cli/env.ts";
 import { parseArgs } from "node:util";
 import { distanceBlocks, distanceMatrix } from "../src/eval/distance.ts";
 import { evaluateFeatures } from "../src/eval/evaluate.ts";
@@ -167,6 +168,7 @@ function seconds(fn: () => void): number {
 }
 
 function main() {
+  configureFromEnv();
   const { values } = parseArgs({
     args: Deno.args,
     options: {

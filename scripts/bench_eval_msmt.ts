@@ -16,6 +16,9 @@ import { parseArgs } from "node:util";
 import { evaluateFeatures, formatEvaluation } from "../src/eval/evaluate.ts";
 import { getNumThreads, setNumThreads } from "../src/tensor/mod.ts";
 import { makeProblem, type ProblemSize, residentMemory, scaleSize } from "./bench_eval.ts";
+import { configureFromEnv } from "../src/cli/env.ts";
+
+configureFromEnv();
 
 /** MSMT17's test split: 11,659 queries, 82,161 gallery images, 3,060 ids, 15 cameras. */
 const MSMT_SIZE: ProblemSize = {

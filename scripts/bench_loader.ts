@@ -15,6 +15,9 @@ import { DataLoader, type LoaderItem } from "../src/data/loader.ts";
 import { trainTransformConfig } from "../src/data/transforms.ts";
 import { codecVersions } from "../src/data/codec_native.ts";
 import { decodeImage } from "../src/data/image.ts";
+import { configureFromEnv } from "../src/cli/env.ts";
+
+configureFromEnv();
 
 const DIR = new URL("../../shared/data/cuhk03d/bounding_box_train", import.meta.url).pathname;
 

@@ -12,6 +12,9 @@ import * as T from "../src/tensor/mod.ts";
 import { resnet } from "../src/nn/resnet.ts";
 import { SGD } from "../src/optim/sgd.ts";
 import { median, runPythonReference } from "./bench_common.ts";
+import { configureFromEnv } from "../src/cli/env.ts";
+
+configureFromEnv();
 
 const { values } = parseArgs({
   args: Deno.args,

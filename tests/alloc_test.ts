@@ -1,14 +1,18 @@
 // The caching CPU allocator (native/alloc.cpp, src/tensor/cpu_cache.ts): it returns what it hands
 // out, holds no more than its cap, gives everything back on release and at exit, and changes no
 // result. Each case runs in a child process so that ECN_CPU_CACHE / ECN_CPU_CACHE_MB apply from
-// the shim's load on.
+// the shim's load on (read by src/cli/env.ts, as every command of the project does).
 import assert from "node:assert";
 
+const ENV_TS = JSON.stringify(new URL("../src/cli/env.ts", import.meta.url).href);
+
 const CHILD = `
+import { configureFromEnv } from ${ENV_TS};
 import * as T from ${JSON.stringify(new URL("../src/tensor/mod.ts", import.meta.url).href)};
 import { configureCpuCache, cpuCacheStats, releaseCpuCache } from ${
   JSON.stringify(new URL("../src/tensor/cpu_cache.ts", import.meta.url).href)
 };
+configureFromEnv();
 const mode = Deno.args[0];
 const out = {};
 // Work of a training step's shape: convolutions, their gradients and many freed activations.
@@ -116,10 +120,11 @@ Deno.test("cpu cache: bad settings are refused with the variable's name", async 
     try {
       await Deno.writeTextFile(
         `${dir}/c.ts`,
-        `import * as T from ${
-          JSON.stringify(new URL("../src/tensor/mod.ts", import.meta.url).href)
-        };\n` +
-          `T.zeros([1]);\n`,
+        `import { configureFromEnv } from ${ENV_TS};\n` +
+          `import * as T from ${
+            JSON.stringify(new URL("../src/tensor/mod.ts", import.meta.url).href)
+          };\n` +
+          `configureFromEnv();\nT.zeros([1]);\n`,
       );
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `${dir}/c.ts`],

@@ -79,7 +79,10 @@ Deno.test("the codec library is libjpeg-turbo and libpng", () => {
 
 Deno.test("a missing codec library is a clear error naming ECN_IMAGE_LIB's path", async () => {
   const deno = Deno.execPath();
+  // As every command: src/cli/env.ts reads ECN_IMAGE_LIB and configures the codec.
   const code = `import { decodeImage } from "${REPO}src/data/image.ts";
+    import { configureFromEnv } from "${REPO}src/cli/env.ts";
+    configureFromEnv();
     try { decodeImage(new Uint8Array([0xff, 0xd8, 0xff, 0]), "x.jpg"); }
     catch (e) { console.log(e.message); }`;
   const out = await new Deno.Command(deno, {

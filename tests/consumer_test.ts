@@ -18,6 +18,10 @@ try {
 const PROGRAM = (modPath: string) => `
 import * as E from ${JSON.stringify(modPath)};
 
+// The library reads no environment variable: a program that keeps the shim elsewhere says so.
+const shim = Deno.env.get("ECN_TORCH_LIB");
+if (shim) E.configureRuntime({ libraryPath: shim });
+
 const out = E.scope(() => {
   const a = E.tensor([[1, 2], [3, 4]]);
   const b = E.ones([2, 2]);
@@ -53,8 +57,8 @@ async function runConsumer(modPath: string): Promise<Record<string, unknown>> {
     await Deno.writeTextFile(`${dir}/deno.json`, JSON.stringify({ tasks: {} }, null, 2));
     await Deno.writeTextFile(`${dir}/main.ts`, PROGRAM(modPath));
     const env = { ...Deno.env.toObject() };
-    // The shim must be found from mod.ts's own location; ECN_TORCH_LIB is kept only where this
-    // checkout has no build of its own (tests run against a shim built elsewhere).
+    // The shim must be found from mod.ts's own location; ECN_TORCH_LIB is kept (and given to
+    // configureRuntime) only where this checkout has no build of its own.
     if (HAVE_BUILD) delete env.ECN_TORCH_LIB;
     const out = await new Deno.Command(Deno.execPath(), {
       // No --check: type-checking `node:` imports fetches @types/node from npm, which a test must

@@ -1,10 +1,12 @@
 /**
  * Loading the image codec library (build/libecn_image.so: libjpeg-turbo and libpng behind a small
  * C API, native/image/), separate from the libtorch shim so that loader workers need no libtorch.
- * `ECN_IMAGE_LIB` overrides the path. Loaded once per thread (each loader worker loads its own
- * handle): at import when FFI permission is already granted (so that Deno's test sanitizer does
- * not count the handle as leaked by whichever test decodes first; a failure is reported by the
- * first codec call, never at import), otherwise at first use.
+ * {@link configureImageCodec} sets another path (the commands read `ECN_IMAGE_LIB` in
+ * src/cli/env.ts; loader workers get the main thread's path in their first message). Loaded once
+ * per thread (each loader worker loads its own handle). On the main thread it is loaded at import
+ * when FFI permission is already granted (so that Deno's test sanitizer does not count the handle
+ * as leaked by whichever test decodes first; a failure is reported by the first codec call, never
+ * at import), otherwise at first use.
  *
  * @module
  */
@@ -26,13 +28,45 @@ const SYMBOLS = {
 type Codec = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let codec: Codec | undefined;
+let handle: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+let loadedFrom = "";
+let configuredPath: string | undefined;
+
+const IN_WORKER = "WorkerGlobalScope" in globalThis;
 
 /** The path the codec library is (or would be) loaded from. */
 export function imageLibraryPath(): string {
-  const env = Deno.env.get("ECN_IMAGE_LIB");
-  if (env) return env;
+  if (configuredPath) return configuredPath;
   const suffix = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
-  return new URL(`../../build/libecn_image.${suffix}`, import.meta.url).pathname;
+  // Decoded: the package may live in a folder whose name has spaces or non-ASCII characters.
+  return decodeURIComponent(
+    new URL(`../../build/libecn_image.${suffix}`, import.meta.url).pathname,
+  );
+}
+
+/** Options of {@link configureImageCodec}. */
+export interface ImageCodecOptions {
+  /** The codec library to load (default: build/libecn_image.so beside this package's root). */
+  libraryPath?: string;
+}
+
+/**
+ * Sets the codec library this thread loads (and the loader workers it starts). A library already
+ * loaded from another path is closed, and the new one loaded on the main thread at once (a failure
+ * is reported by the next codec call). Throws a RangeError when the path is empty.
+ */
+export function configureImageCodec(opts: ImageCodecOptions): void {
+  const path = opts.libraryPath;
+  if (path !== undefined && (typeof path !== "string" || path === "")) {
+    throw new RangeError(`configureImageCodec: libraryPath must be a file path, got '${path}'`);
+  }
+  configuredPath = path;
+  if (handle && loadedFrom !== imageLibraryPath()) {
+    handle.close();
+    handle = codec = undefined;
+    loadedFrom = "";
+    loadEagerly();
+  }
 }
 
 /** The loaded library; a failed load throws and is retried by the next call. */
@@ -46,7 +80,8 @@ function load(): Codec {
     throw new Error(
       `cannot load the image codec library from ${path}: ${(e as Error).message}\n` +
         "Build it with `deno task build` (needs a C compiler, libjpeg-turbo and libpng dev " +
-        "packages), or point ECN_IMAGE_LIB at a built libecn_image.so.",
+        "packages), or point ECN_IMAGE_LIB (configureImageCodec's libraryPath) at a built " +
+        "libecn_image.so.",
       { cause: e },
     );
   }
@@ -58,19 +93,26 @@ function load(): Codec {
         `${IMAGE_ABI_VERSION}: rebuild it with \`deno task build --force\``,
     );
   }
+  handle = dl;
+  loadedFrom = path;
   codec = dl.symbols;
   return codec;
 }
 
-// Eager load where it cannot prompt. A failure here is not lost: the first codec call loads again
-// and throws the error.
-if (Deno.permissions.querySync({ name: "ffi" }).state === "granted") {
+/**
+ * Loads now on the main thread where it cannot prompt. A failure here is not lost: the first
+ * codec call loads again and throws the error. Workers wait for their path (first message).
+ */
+function loadEagerly(): void {
+  if (IN_WORKER || Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return;
   try {
     load();
   } catch (e) {
     if (!(e instanceof Error)) throw e;
   }
 }
+
+loadEagerly();
 
 function cString(p: Deno.PointerValue): string {
   return p === null ? "" : Deno.UnsafePointerView.getCString(p);

@@ -9,7 +9,8 @@
 
 import { Rng } from "../util/random.ts";
 import { imageSize, type TransformConfig, validateTransformConfig } from "./transforms.ts";
-import { runJob, type WorkerJob, type WorkerReply } from "./loader_worker.ts";
+import { imageLibraryPath } from "./codec_native.ts";
+import { runJob, type WorkerInit, type WorkerJob, type WorkerReply } from "./loader_worker.ts";
 
 /** One image of a data set. */
 export interface LoaderItem {
@@ -93,6 +94,7 @@ class WorkerPool {
   #broken: Error | null = null;
 
   constructor(n: number) {
+    const init: WorkerInit = { init: true, imageLibraryPath: imageLibraryPath() };
     for (let i = 0; i < n; i++) {
       const w = new Worker(new URL("./loader_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (e: MessageEvent<WorkerReply>) => this.#onReply(i, e.data);
@@ -102,6 +104,7 @@ class WorkerPool {
         this.#fail(new Error(`loader worker ${i} crashed: ${e.message}`));
       };
       w.onmessageerror = () => this.#fail(new Error(`loader worker ${i}: unreadable reply`));
+      w.postMessage(init);
       this.#workers.push(w);
       this.#busy.push(null);
     }

@@ -1,9 +1,11 @@
 /**
  * Loader worker: reads, decodes and transforms the images of one batch into a fresh
  * Float32Array and transfers its buffer back (no copy). Errors come back as messages
- * that name the file, so the consumer can rethrow them.
+ * that name the file, so the consumer can rethrow them. The first message ({@link WorkerInit})
+ * says which codec library to load: the main thread's.
  */
 
+import { configureImageCodec } from "./codec_native.ts";
 import { decodeImage } from "./image.ts";
 import { Rng } from "../util/random.ts";
 import { applyTransform, imageSize, type TransformConfig } from "./transforms.ts";
@@ -20,6 +22,14 @@ export interface WorkerJob {
   seeds: number[];
   /** A recycled buffer of exactly the batch's size to fill (saves allocating and paging in). */
   buffer?: ArrayBuffer;
+}
+
+/** The first message to a worker: the codec library the main thread uses. */
+export interface WorkerInit {
+  /** Marks the message. */
+  init: true;
+  /** Path of the image codec library (see configureImageCodec). */
+  imageLibraryPath: string;
 }
 
 /** A worker's reply: the images, or an error message naming the file. */
@@ -58,7 +68,7 @@ export function runJob(job: WorkerJob): Float32Array {
 
 /** The parts of the worker global scope used here (no `deno.worker` lib: it would retype `self` for every importer). */
 interface WorkerScope {
-  onmessage: ((e: MessageEvent<WorkerJob>) => void) | null;
+  onmessage: ((e: MessageEvent<WorkerJob | WorkerInit>) => void) | null;
   postMessage(msg: WorkerReply, transfer?: Transferable[]): void;
 }
 
@@ -66,6 +76,10 @@ interface WorkerScope {
 if ("WorkerGlobalScope" in globalThis) {
   const scope = globalThis as unknown as WorkerScope;
   scope.onmessage = (e) => {
+    if ("init" in e.data) {
+      configureImageCodec({ libraryPath: e.data.imageLibraryPath });
+      return;
+    }
     const job = e.data;
     let images: Float32Array;
     try {
