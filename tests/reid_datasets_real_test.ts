@@ -5,7 +5,8 @@ import assert from "node:assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadReidDataset, type ReidItem } from "../src/data/datasets.ts";
-import { dataRoot, KNOWN_DATASETS, resolveDataset } from "../src/reid/config.ts";
+import { KNOWN_DATASETS, resolveDataset } from "../src/reid/config.ts";
+import { dataRootFromEnv, resolveDatasetArg } from "../src/cli/env.ts";
 
 interface Expected {
   train: number;
@@ -38,7 +39,7 @@ const EXPECTED: Record<string, Expected> = {
 const ids = (items: ReidItem[]) => new Set(items.map((it) => it.pid)).size;
 
 for (const [folder, want] of Object.entries(EXPECTED)) {
-  const root = join(dataRoot(), folder);
+  const root = join(dataRootFromEnv(), folder);
   const present = existsSync(join(root, "bounding_box_train"));
   if (!present) {
     console.warn(
@@ -82,22 +83,22 @@ for (const [folder, want] of Object.entries(EXPECTED)) {
 }
 
 Deno.test("real data: data set names resolve under the data root, case-insensitively", () => {
-  const saved = Deno.env.get("ECN_DATA_ROOT");
   const tmp = Deno.makeTempDirSync({ prefix: "ecn_root_" });
   try {
     Deno.mkdirSync(join(tmp, "dukemtmc"));
-    Deno.env.set("ECN_DATA_ROOT", tmp);
-    assert.strictEqual(dataRoot(), tmp);
-    assert.strictEqual(resolveDataset("DUKE"), join(tmp, "dukemtmc"));
-    assert.strictEqual(resolveDataset("DukeMTMC-reID"), join(tmp, "dukemtmc"));
+    assert.strictEqual(resolveDataset("DUKE", tmp), join(tmp, "dukemtmc"));
+    assert.strictEqual(resolveDataset("DukeMTMC-reID", tmp), join(tmp, "dukemtmc"));
     assert.strictEqual(KNOWN_DATASETS.market, "market1501");
-    assert.throws(() => resolveDataset("MARKET"), /expected it at .*market1501.*ECN_DATA_ROOT/);
-    assert.throws(() => resolveDataset("nosuchset"), /not a known name/);
+    assert.throws(() => resolveDataset("MARKET", tmp), /expected it at .*market1501/);
+    assert.throws(() => resolveDataset("nosuchset", tmp), /not a known name/);
     // An existing path wins over a name.
-    assert.strictEqual(resolveDataset(tmp), tmp);
+    assert.strictEqual(resolveDataset(tmp, tmp), tmp);
+    // The commands' data root: ECN_DATA_ROOT, and their message names it.
+    const env = { ECN_DATA_ROOT: tmp };
+    assert.strictEqual(dataRootFromEnv(env), tmp);
+    assert.strictEqual(resolveDatasetArg("duke", env), join(tmp, "dukemtmc"));
+    assert.throws(() => resolveDatasetArg("MARKET", env), /market1501.*ECN_DATA_ROOT/);
   } finally {
-    if (saved === undefined) Deno.env.delete("ECN_DATA_ROOT");
-    else Deno.env.set("ECN_DATA_ROOT", saved);
     Deno.removeSync(tmp, { recursive: true });
   }
 });

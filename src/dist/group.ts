@@ -37,10 +37,14 @@ export interface GroupOptions {
   masterPort: number;
   /**
    * What Gloo binds to: an address or hostname of this machine, or "iface:NAME" for a network
-   * interface. Default: `GLOO_SOCKET_IFNAME` when set; 127.0.0.1 when the master is on loopback;
-   * otherwise this machine's hostname.
+   * interface. Default: {@link defaultBind} of `masterAddr` and `socketInterface`.
    */
   bind?: string;
+  /**
+   * Network interface(s) for Gloo when `bind` is not given, as `GLOO_SOCKET_IFNAME` names them
+   * (comma-separated; the first is used). Default: none.
+   */
+  socketInterface?: string;
   /** Bound on the rendezvous and on every collective, in seconds (default 300). */
   timeoutSeconds?: number;
 }
@@ -65,10 +69,12 @@ function isLoopback(addr: string): boolean {
   return addr === "localhost" || addr === "::1" || /^127\./.test(addr);
 }
 
-/** The default Gloo bind of {@link GroupOptions.bind}. */
-export function defaultBind(masterAddr: string): string {
-  const iface = Deno.env.get("GLOO_SOCKET_IFNAME");
-  if (iface) return `iface:${iface.split(",")[0]}`;
+/**
+ * The default Gloo bind of {@link GroupOptions.bind}: the first of `socketInterface`'s interfaces
+ * when given; 127.0.0.1 when the master is on loopback; otherwise "" (this machine's hostname).
+ */
+export function defaultBind(masterAddr: string, socketInterface?: string): string {
+  if (socketInterface) return `iface:${socketInterface.split(",")[0]}`;
   return isLoopback(masterAddr) ? "127.0.0.1" : "";
 }
 
@@ -102,7 +108,7 @@ export class ProcessGroup {
       opts.masterPort,
       opts.rank,
       opts.worldSize,
-      cString(opts.bind ?? defaultBind(opts.masterAddr)),
+      cString(opts.bind ?? defaultBind(opts.masterAddr, opts.socketInterface)),
       BigInt(Math.ceil(timeout * 1000)),
     );
     if (id < 0n) throw new DistError(lastError());

@@ -34,12 +34,10 @@ function intVar(env: Record<string, string | undefined>, name: string, min: numb
 }
 
 /**
- * The torchrun variables of `env` (default: this process's), or null when WORLD_SIZE is unset.
+ * The torchrun variables of `env` (e.g. the process environment), or null when WORLD_SIZE is unset.
  * Throws naming the variable when one is missing or malformed.
  */
-export function distEnvFrom(
-  env: Record<string, string | undefined> = Deno.env.toObject(),
-): DistEnv | null {
+export function distEnvFrom(env: Record<string, string | undefined>): DistEnv | null {
   if (env.WORLD_SIZE === undefined) return null;
   const worldSize = intVar(env, "WORLD_SIZE", 1);
   const rank = intVar(env, "RANK", 0);
@@ -54,6 +52,21 @@ export function distEnvFrom(
     : intVar(env, "MASTER_PORT", 1);
   if (masterPort > 65535) throw new Error(`MASTER_PORT ${masterPort} out of range 1..65535`);
   return { rank, worldSize, localRank, masterAddr, masterPort };
+}
+
+/** A bad {@link LaunchOptions} value; `option` names the field. */
+export class LaunchOptionError extends Error {
+  /** The field of {@link LaunchOptions} that was wrong. */
+  readonly option: keyof LaunchOptions;
+  /** What was wrong with it. */
+  readonly detail: string;
+  /** Makes the error: the message is `option detail`. */
+  constructor(option: keyof LaunchOptions, detail: string) {
+    super(`${option} ${detail}`);
+    this.name = "LaunchOptionError";
+    this.option = option;
+    this.detail = detail;
+  }
 }
 
 /** What {@link launch} starts. */
@@ -74,7 +87,12 @@ export interface LaunchOptions {
   args: string[];
   /** How long the others may take to stop after one failed, in seconds (default 60). */
   graceSeconds?: number;
-  /** Where the launcher's own lines go (default stderr). */
+  /** Intra-op threads of each process, set as its ECN_NUM_THREADS (default: cores / nproc). */
+  threadsPerProcess?: number;
+  /**
+   * Where the launcher's own lines go (which processes started, which failed) and the other
+   * ranks' stderr, prefixed `[rank r]`; default: dropped.
+   */
   log?: (line: string) => void;
 }
 
@@ -87,32 +105,42 @@ function freePort(): number {
 
 /**
  * Starts the processes and waits for them. Rank 0's output is passed through; the others' stdout
- * is dropped and their stderr printed with a `[rank r]` prefix. Each gets ECN_NUM_THREADS = cores /
- * nproc unless set. When a process fails, the launcher names it, gives the others `graceSeconds`
+ * is dropped and their stderr given to `log` with a `[rank r]` prefix. Each gets ECN_NUM_THREADS =
+ * `threadsPerProcess` (default cores / nproc). When a process fails, the launcher names it, gives the others `graceSeconds`
  * to stop (their collectives fail on the lost connection), then kills them. Returns the exit
  * status: 0 when all succeeded, else the first failure's (128 + signal number for a signal).
  */
 export async function launch(opts: LaunchOptions): Promise<number> {
   const nnodes = opts.nnodes ?? 1;
   const nodeRank = opts.nodeRank ?? 0;
-  const log = opts.log ?? ((l: string) => console.error(l));
+  const log = opts.log ?? (() => {});
   if (!Number.isInteger(opts.nproc) || opts.nproc < 1) {
-    throw new Error(`--nproc must be a positive integer, got ${opts.nproc}`);
+    throw new LaunchOptionError("nproc", `must be a positive integer, got ${opts.nproc}`);
   }
   if (!Number.isInteger(nnodes) || nnodes < 1) {
-    throw new Error(`--nnodes must be a positive integer, got ${nnodes}`);
+    throw new LaunchOptionError("nnodes", `must be a positive integer, got ${nnodes}`);
   }
   if (!Number.isInteger(nodeRank) || nodeRank < 0 || nodeRank >= nnodes) {
-    throw new Error(`--node-rank must be in [0, ${nnodes}), got ${nodeRank}`);
+    throw new LaunchOptionError("nodeRank", `must be in [0, ${nnodes}), got ${nodeRank}`);
   }
   if (nnodes > 1 && (!opts.masterAddr || !opts.masterPort)) {
-    throw new Error("with --nnodes > 1, give --master-addr and --master-port (node 0's)");
+    throw new LaunchOptionError(
+      "masterAddr",
+      "and masterPort (node 0's) are needed with nnodes > 1",
+    );
+  }
+  const threadsPerProcess = opts.threadsPerProcess ??
+    Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / opts.nproc));
+  if (!Number.isInteger(threadsPerProcess) || threadsPerProcess < 1) {
+    throw new LaunchOptionError(
+      "threadsPerProcess",
+      `must be a positive integer, got ${threadsPerProcess}`,
+    );
   }
   const masterAddr = opts.masterAddr ?? "127.0.0.1";
   const masterPort = opts.masterPort ?? freePort();
   const world = nnodes * opts.nproc;
-  const threads = Deno.env.get("ECN_NUM_THREADS") ??
-    String(Math.max(1, Math.floor((navigator.hardwareConcurrency || 1) / opts.nproc)));
+  const threads = String(threadsPerProcess);
   const children = Array.from({ length: opts.nproc }, (_, local) => {
     const rank = nodeRank * opts.nproc + local;
     const child = new Deno.Command(Deno.execPath(), {

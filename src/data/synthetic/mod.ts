@@ -124,7 +124,7 @@ export async function generateSyntheticDomains(opts: SyntheticOptions): Promise<
     if (entries.length > 0 && old?.generator !== "ecn-synthetic") {
       throw new Error(
         `synthetic: ${root} is not empty and has no manifest.json of this generator; ` +
-          `choose an empty or new --out folder`,
+          `choose an empty or new output folder`,
       );
     }
     // Our own earlier output with other options: remove it, so no stale files mix in.
