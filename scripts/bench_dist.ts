@@ -23,6 +23,7 @@ import { mergeConfig, QUICK_OVERRIDES } from "../src/reid/config.ts";
 import { Trainer } from "../src/reid/trainer.ts";
 import { getNumThreads, torchVersion } from "../src/tensor/mod.ts";
 import { median } from "./bench_common.ts";
+import { configureFromEnv } from "../src/cli/env.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -82,7 +83,7 @@ async function measure(data: Record<string, string>, group?: ProcessGroup): Prom
     neighborhoodFromEpoch: 0,
     workers: 0,
   });
-  const t = await Trainer.create(cfg, { quiet: true, log: () => {}, group });
+  const t = await Trainer.create(cfg, { group });
   t.model.train();
   const ids = Math.min(t.source.numTrainIds, t.target!.train.length);
   const steps: number[] = [], comm: number[] = [];
@@ -103,7 +104,7 @@ async function measure(data: Record<string, string>, group?: ProcessGroup): Prom
 }
 
 async function child(): Promise<void> {
-  const env = distEnvFrom()!;
+  const env = distEnvFrom(Deno.env.toObject())!;
   const data = JSON.parse(Deno.env.get("ECN_BENCH_DIST_DATA")!);
   const group = env.worldSize > 1 ? ProcessGroup.init({ ...env, timeoutSeconds: 600 }) : undefined;
   const m = await measure(data, group);
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) {
+  configureFromEnv();
   if (Deno.env.get("ECN_BENCH_DIST_DATA")) await child();
   else await main();
 }

@@ -128,8 +128,6 @@ Deno.test({
     const cfg = JSON.parse(readFileSync(join(run, "config.json"), "utf8"));
     const t = await Trainer.create(mergeConfig({}, cfg), {
       resume: run,
-      quiet: true,
-      log: () => {},
     });
     const e = await t.evaluate();
     t.dispose();

@@ -73,7 +73,7 @@ function batches(s: number, from: number, to: number): { src: Batch; tgt: Batch 
 }
 
 async function train(cfg: TrainConfig, group?: ProcessGroup): Promise<Float32Array[]> {
-  const t = await Trainer.create(cfg, { quiet: true, log: () => {}, group });
+  const t = await Trainer.create(cfg, { group });
   t.model.eval();
   const [from, to] = group ? [group.rank * LOCAL, (group.rank + 1) * LOCAL] : [0, LOCAL * WORLD];
   for (let s = 0; s < STEPS.length; s++) {
@@ -155,10 +155,7 @@ Deno.test({
     assert.ok(dp < 1e-5, `parameters within 1e-5 of one process: ${dp}`);
     assert.ok(dm < 1e-5, `memory within 1e-5 of one process: ${dm}`);
     // The step changed the parameters far more than the tolerance (the test can fail).
-    const init = await Trainer.create(config(data.domains.S, data.domains.T, join(dir, "init")), {
-      quiet: true,
-      log: () => {},
-    });
+    const init = await Trainer.create(config(data.domains.S, data.domains.T, join(dir, "init")));
     const p = init.model.parameters().flatMap((t) => Array.from(t.toArray() as Float32Array));
     init.dispose();
     assert.ok(maxDiff(Float32Array.from(p), refParams) > 1e-3, "training moved the parameters");

@@ -12,7 +12,8 @@ import type { RawStateDict, RawTensor } from "../src/nn/weights.ts";
 import { REFERENCE_CONFIG, type TrainConfig } from "../src/reid/config.ts";
 import { EcnNet } from "../src/reid/ecn_net.ts";
 import { ExemplarMemory } from "../src/reid/memory.ts";
-import { ecnStep, type StepLosses, type StepParts, Trainer } from "../src/reid/trainer.ts";
+import { ecnStep, type StepLosses, type StepParts } from "../src/reid/step.ts";
+import { StepSchedule } from "../src/optim/schedule.ts";
 import * as T from "../src/tensor/mod.ts";
 import { prng } from "./op_harness.ts";
 import { oracleTest, runOracleJson } from "./oracle/oracle.ts";
@@ -128,7 +129,12 @@ async function compareSteps(): Promise<void> {
   // The trainer's own step (ecnStep, what Trainer.step runs) on config, model, memory and
   // optimizer, without data sets.
   const parts: StepParts = { config, model, memory, optimizer };
-  const trainer = parts as unknown as Trainer;
+  // As Trainer builds its schedule.
+  const schedule = new StepSchedule({
+    baseLr: config.lr,
+    gamma: config.gamma,
+    stepSize: config.stepSize,
+  });
   const initial = stateDictToRaw(model.stateDict());
 
   const steps = EPOCHS.map((epoch, k) => ({
@@ -177,9 +183,7 @@ async function compareSteps(): Promise<void> {
     for (const [k, s] of steps.entries()) {
       const ref = report.steps[k];
       // Trainer.fit's per-epoch settings.
-      for (const g of optimizer.groups) {
-        g.lr = config.lr * Trainer.prototype.lrFactor.call(trainer, s.epoch) * g.lrMult;
-      }
+      schedule.apply(optimizer, s.epoch);
       model.train();
       const src = batch(inputs.get(`xs.${k}`)!, s.pids, k);
       const tgt = batch(inputs.get(`xt.${k}`)!, s.indexes, k);
