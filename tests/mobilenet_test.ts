@@ -4,7 +4,7 @@ import "./native.ts";
 import assert from "node:assert";
 import { existsSync } from "node:fs";
 import { readImage } from "../src/data/image.ts";
-import { classifyImages } from "../src/cli/classify.ts";
+import { classifyImages } from "../src/nn/classify.ts";
 import { IMAGENET_CLASSES } from "../src/nn/imagenet_classes.ts";
 import {
   IMAGENET_NORMALIZATION,

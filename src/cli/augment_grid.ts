@@ -16,6 +16,7 @@ import {
   trainTransformConfig,
 } from "../data/transforms.ts";
 import { Rng } from "../util/random.ts";
+import { configureFromEnv } from "./env.ts";
 
 const USAGE = `usage: deno run -A src/cli/augment_grid.ts [options]
   --dir DIR       image folder (default ../shared/data/cuhk03d/bounding_box_train)
@@ -74,6 +75,12 @@ export async function main(args: string[]): Promise<number> {
   if (values.help) {
     console.log(USAGE);
     return 0;
+  }
+  try {
+    configureFromEnv();
+  } catch (e) {
+    console.error(`augment_grid: ${(e as Error).message}`);
+    return 1;
   }
   const ints: Record<string, number> = {};
   for (const k of ["images", "draws", "seed", "height", "width"] as const) {

@@ -16,6 +16,7 @@ import {
   generateCamStyle,
   isWritableDir,
 } from "../data/camstyle.ts";
+import { configureFromEnv } from "./env.ts";
 
 /**
  * Folders that hold shared, read-only inputs; never written by this command: `ECN_SHARED_ROOTS`
@@ -81,7 +82,9 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   try {
+    configureFromEnv();
     const ds = loadReidDataset(values.data);
+    console.log(ds.summaryTable());
     const t0 = performance.now();
     const res = await generateCamStyle(ds, out, {
       mode,

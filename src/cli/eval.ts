@@ -5,27 +5,14 @@
  * (optionally) the features as safetensors. Run with `--help`.
  */
 import { parseArgs } from "node:util";
-import { join, resolve } from "node:path";
-import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { loadReidDataset } from "../data/datasets.ts";
-import { testTransformConfig, type TransformConfig } from "../data/transforms.ts";
-import { evaluateFeatures } from "../eval/evaluate.ts";
-import {
-  extractFeatures,
-  type FeatureExtractor,
-  type FeatureSet,
-  loadFeatures,
-  saveFeatures,
-} from "../eval/features.ts";
-import { evaluationTable, rankingHtml } from "../eval/report.ts";
-import { Progress } from "../util/progress.ts";
-import { type EcnArch, EcnNet } from "../reid/ecn_net.ts";
-import { loadTrainedModel } from "../reid/pretrained.ts";
-import { resolveDataset } from "../reid/config.ts";
-import { weightsNormalization } from "../nn/mobilenet.ts";
-import { resnetStrideOf } from "../nn/resnet.ts";
-import { weightsMetadata } from "../nn/weights.ts";
+import { evaluationTable, writeEvaluationReports } from "../eval/report.ts";
+import { evaluateSaved } from "../eval/saved.ts";
+import type { EcnArch } from "../reid/ecn_net.ts";
 import { setNumThreads } from "../tensor/mod.ts";
+import { configureFromEnv, quietFromEnv, resolveDatasetArg } from "./env.ts";
+import { Progress } from "./progress.ts";
 
 const HELP = `deno task eval [options]
 
@@ -77,6 +64,7 @@ async function main(): Promise<void> {
   if (given !== 1) {
     throw new Error(`give exactly one of --checkpoint, --weights or --features\n\n${HELP}`);
   }
+  configureFromEnv();
   if (values.threads) setNumThreads(Number(values.threads));
   const metric = (values.metric ?? "euclidean") as "euclidean" | "cosine";
   if (metric !== "euclidean" && metric !== "cosine") {
@@ -86,106 +74,52 @@ async function main(): Promise<void> {
   if (kind !== "pool5" && kind !== "embedding") {
     throw new Error(`--feature must be pool5 or embedding, got '${values.feature}'`);
   }
-  const device = values.device ?? "cpu";
-  let query: FeatureSet, gallery: FeatureSet;
-  let out = values.out;
-  let title = "";
-  if (values.features) {
-    ({ query, gallery } = await loadFeatures(values.features));
-    out ??= "runs/eval";
-    title = values.features;
-  } else {
+  let dataset;
+  if (!values.features) {
     if (!values.data) throw new Error("--data DIR is needed to extract features");
-    const ds = loadReidDataset(resolveDataset(values.data));
-    if (ds.query.length === 0) throw new Error(`${values.data}: the query set is empty`);
-    if (ds.gallery.length === 0) throw new Error(`${values.data}: the gallery is empty`);
-    let model: FeatureExtractor & { dispose(): void };
-    let transform: TransformConfig;
-    const size = (h: number, w: number) => ({
-      height: values.height ? Number(values.height) : h,
-      width: values.width ? Number(values.width) : w,
-    });
-    if (values.checkpoint) {
-      const t = await loadTrainedModel(values.checkpoint);
-      model = t.model;
-      transform = testTransformConfig({
-        ...size(t.config.height, t.config.width),
-        mean: t.config.mean ?? undefined,
-        std: t.config.std ?? undefined,
-      });
-      out ??= t.path.replace(/\/[^/]*$/, "");
-      title = `${t.path} (epoch ${t.epoch}) on ${ds.name}`;
-    } else {
-      const arch = (values.arch ?? "resnet50") as EcnArch;
-      const resnetStride = resnetStrideOf(await weightsMetadata(values.weights!), values.weights);
-      const net = new EcnNet({ arch, numSourceIds: 1, freezeUntil: "none", resnetStride });
-      await net.loadBackboneWeights(values.weights!);
-      net.eval();
-      model = net;
-      const norm = await weightsNormalization(values.weights!);
-      transform = testTransformConfig({ ...size(256, 128), mean: norm.mean, std: norm.std });
-      out ??= "runs/eval";
-      title = `${values.weights} (${arch}, ImageNet) on ${ds.name}`;
-    }
-    try {
-      const total = ds.query.length + ds.gallery.length;
-      const progress = new Progress("features", total);
-      const common = {
-        transform,
-        kind,
-        flip: values.flip,
-        device,
-        batchSize: values["batch-size"] ? Number(values["batch-size"]) : 128,
-        workers: values.workers ? Number(values.workers) : undefined,
-      };
-      query = await extractFeatures(model, ds.query, {
-        ...common,
-        onProgress: (d) => progress.update(d),
-      });
-      gallery = await extractFeatures(model, ds.gallery, {
-        ...common,
-        onProgress: (d) => progress.update(ds.query.length + d),
-      });
-      progress.done();
-    } finally {
-      model.dispose();
-    }
-    if (values["save-features"]) {
-      await saveFeatures(values["save-features"], { query, gallery }, { source: title });
-      console.log(`features written to ${values["save-features"]}`);
-    }
+    dataset = loadReidDataset(resolveDatasetArg(values.data));
+    console.log(dataset.summaryTable());
+    if (dataset.query.length === 0) throw new Error(`${values.data}: the query set is empty`);
+    if (dataset.gallery.length === 0) throw new Error(`${values.data}: the gallery is empty`);
   }
-  const t0 = performance.now();
-  const e = evaluateFeatures(query, gallery, {
+  let progress: Progress | null = null;
+  const r = await evaluateSaved({
+    checkpoint: values.checkpoint,
+    weights: values.weights,
+    arch: values.arch as EcnArch | undefined,
+    features: values.features,
+    dataset,
+    kind,
+    flip: values.flip,
     metric,
     rerank: values.rerank,
+    device: values.device ?? "cpu",
+    batchSize: values["batch-size"] ? Number(values["batch-size"]) : undefined,
+    workers: values.workers ? Number(values.workers) : undefined,
+    height: values.height ? Number(values.height) : undefined,
+    width: values.width ? Number(values.width) : undefined,
     keepTop: 30,
-    device,
+    saveFeatures: values["save-features"],
+    onProgress: (done, total) => {
+      progress ??= new Progress("features", total, { quiet: quietFromEnv() });
+      if (done > 0) progress.update(done);
+      if (done === total) progress.done();
+    },
   });
-  const secs = (performance.now() - t0) / 1000;
-  console.log(`\n${title}${values.rerank ? " (re-ranked)" : ""}`);
-  console.log(evaluationTable(e, values.rerank ? "re-ranked" : "figures"));
-  console.log(`distances + metrics: ${secs.toFixed(2)} s`);
-  mkdirSync(out!, { recursive: true });
-  const { top: _t, perQuery: _p, ...figures } = e;
-  const jsonPath = join(out!, "eval.json");
-  Deno.writeTextFileSync(
-    jsonPath,
-    JSON.stringify(
-      { title, metric, rerank: !!values.rerank, feature: kind, ...figures, seconds: secs },
-      null,
-      2,
-    ) + "\n",
-  );
-  const htmlPath = join(out!, "ranking.html");
-  Deno.writeTextFileSync(
-    htmlPath,
-    rankingHtml(e, query, gallery, {
-      samples: values.samples ? Number(values.samples) : 20,
-      title,
-    }),
-  );
-  console.log(`wrote ${resolve(jsonPath)} and ${resolve(htmlPath)}`);
+  if (values["save-features"]) console.log(`features written to ${values["save-features"]}`);
+  console.log(`\n${r.title}${values.rerank ? " (re-ranked)" : ""}`);
+  console.log(evaluationTable(r.evaluation, values.rerank ? "re-ranked" : "figures"));
+  console.log(`distances + metrics: ${r.metricSeconds.toFixed(2)} s`);
+  const out = values.out ?? (r.checkpointPath ? dirname(r.checkpointPath) : "runs/eval");
+  const { json, html } = writeEvaluationReports(out, r.evaluation, r.query, r.gallery, {
+    title: r.title,
+    metric,
+    rerank: !!values.rerank,
+    feature: kind,
+    seconds: r.metricSeconds,
+    samples: values.samples ? Number(values.samples) : undefined,
+  });
+  console.log(`wrote ${resolve(json)} and ${resolve(html)}`);
 }
 
 if (import.meta.main) {

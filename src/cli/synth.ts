@@ -13,6 +13,7 @@ import {
   generateSyntheticDomains,
   syntheticPreview,
 } from "../data/synthetic/mod.ts";
+import { configureFromEnv } from "./env.ts";
 
 const USAGE =
   `usage: deno task synth --out DIR [--seed N] [--format jpg|png] [--preview FILE.png] [--force]
@@ -61,6 +62,7 @@ export async function main(args: string[]): Promise<number> {
     return n;
   };
   try {
+    configureFromEnv();
     const seed = int("seed", values.seed)!;
     const trainIds = int("train-ids", values["train-ids"]);
     const testIds = int("test-ids", values["test-ids"]);

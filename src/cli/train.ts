@@ -9,22 +9,30 @@ import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { generateSyntheticDomains } from "../data/synthetic/mod.ts";
-import { generateCamStyle } from "../data/camstyle.ts";
-import { loadReidDataset } from "../data/datasets.ts";
+import { prepareSynthetic } from "../data/synthetic/prepare.ts";
 import { formatEvaluation } from "../eval/evaluate.ts";
 import {
   mergeConfig,
   QUICK_OVERRIDES,
   readConfigFile,
-  resolveDataset,
+  SettingError,
   TRAIN_PRESETS,
   type TrainConfig,
 } from "../reid/config.ts";
+import { CONFIG_FILE } from "../reid/run_folder.ts";
 import { Trainer } from "../reid/trainer.ts";
+import type { TrainerEvent } from "../reid/trainer_events.ts";
 import { ProcessGroup } from "../dist/group.ts";
-import { CHILD_MARK, distEnvFrom, launch } from "../dist/launch.ts";
+import { CHILD_MARK, distEnvFrom, launch, LaunchOptionError } from "../dist/launch.ts";
 import { setNumThreads, torchVersion } from "../tensor/mod.ts";
+import {
+  configureFromEnv,
+  glooInterfaceFromEnv,
+  quietFromEnv,
+  resolveDatasetArg,
+  runtimeFromEnv,
+} from "./env.ts";
+import { Progress } from "./progress.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -159,27 +167,88 @@ export function parseTrainArgs(args: string[]): {
   return { layer, values };
 }
 
-/** Generates (once) the embedded synthetic domains and the CamStyle copies of domain B. */
-export async function prepareSynthetic(
-  dataDir: string,
-  withCamStyle = true,
-): Promise<{ source: string; target: string; camstyle: string }> {
-  const res = await generateSyntheticDomains({ outDir: dataDir });
-  if (res.generated) console.log(`synthetic data: wrote ${res.images} images to ${res.root}`);
-  const names = Object.keys(res.domains);
-  const source = res.domains[names[0]];
-  const target = res.domains[names[1]];
-  const camstyle = join(dataDir, `${names[1]}_camstyle`);
-  const done = join(camstyle, ".complete");
-  // Copies of older images carry the same names: regenerate them with the data.
-  if (res.generated && existsSync(camstyle)) Deno.removeSync(camstyle, { recursive: true });
-  if (withCamStyle && !existsSync(done)) {
-    const ds = loadReidDataset(target, { quiet: true });
-    console.log(`synthetic data: generating CamStyle copies of ${names[1]} in ${camstyle}`);
-    await generateCamStyle(ds, camstyle, {});
-    Deno.writeTextFileSync(done, "");
+/** The flags (or variables) of the settings and launcher options the library's errors name. */
+const FLAGS: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(NUM).map(([flag, key]) => [key, `--${flag}`])),
+  source: "--source",
+  target: "--target",
+  camstyleDir: "--camstyle",
+  arch: "--arch",
+  weights: "--weights",
+  init: "--init",
+  freezeUntil: "--freeze",
+  out: "--out",
+  device: "--device",
+  nproc: "--nproc",
+  nnodes: "--nnodes",
+  nodeRank: "--node-rank",
+  masterAddr: "--master-addr",
+  masterPort: "--master-port",
+  threadsPerProcess: "ECN_NUM_THREADS",
+};
+
+/** An error's message, with the setting or launcher option it names given as this command's flag. */
+export function flagMessage(e: unknown): string {
+  if (e instanceof SettingError || e instanceof LaunchOptionError) {
+    const name = e instanceof SettingError ? e.setting : e.option;
+    return `${FLAGS[name] ?? name} ${e.detail}`;
   }
-  return { source, target, camstyle };
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Draws the trainer's events: data set summaries and log lines on stdout, progress bars on
+ * stderr (none with `quiet`).
+ */
+export function renderTrainerEvents(quiet: boolean): (e: TrainerEvent) => void {
+  let bar: Progress | null = null;
+  return (e) => {
+    switch (e.kind) {
+      case "dataset":
+        console.log(e.dataset.summaryTable());
+        break;
+      case "resumed":
+        console.log(`resumed from ${e.path} at epoch ${e.epoch}`);
+        break;
+      case "worldSizeChanged":
+        console.log(
+          `resume: the checkpoint was written by ${e.from} process(es), this run ` +
+            `has ${e.to}: the target stream continues at its next pass`,
+        );
+        break;
+      case "epochStart":
+        bar = new Progress(`epoch ${e.epoch + 1}/${e.epochs}`, e.steps, { quiet });
+        break;
+      case "step": {
+        const l = e.losses;
+        bar?.update(e.record.step!, {
+          loss: l.loss.toFixed(3),
+          src: l.source.toFixed(3),
+          ...(l.target !== null ? { tgt: l.target.toFixed(3) } : {}),
+          acc: (100 * l.accuracy).toFixed(0) + "%",
+          "img/s": e.record.imagesPerSecond!.toFixed(1),
+        });
+        break;
+      }
+      case "epochEnd":
+        bar?.done();
+        bar = null;
+        break;
+      case "features":
+        if (e.done === 0) bar = new Progress("features", e.total, { quiet });
+        else bar?.update(e.done);
+        if (e.done === e.total) {
+          bar?.done();
+          bar = null;
+        }
+        break;
+      case "evaluation":
+        console.log(
+          `epoch ${e.epoch + 1} target ${e.dataset}: ${formatEvaluation(e.evaluation)}`,
+        );
+        break;
+    }
+  };
 }
 
 async function main(): Promise<void> {
@@ -188,6 +257,7 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
+  configureFromEnv();
   if (values.threads) setNumThreads(Number(values.threads));
   const file = values.config ? readConfigFile(values.config as string) : {};
   const quick = !layer.source && !file.source && !values.resume;
@@ -214,13 +284,22 @@ async function main(): Promise<void> {
   if (quick) {
     const d = await prepareSynthetic(
       resolve((values["data-dir"] as string | undefined) ?? join(ROOT, "data/synthetic")),
-      layer.camera !== false && file.camera !== false && !layer.sourceOnly && !file.sourceOnly,
+      {
+        camStyle: layer.camera !== false && file.camera !== false && !layer.sourceOnly &&
+          !file.sourceOnly,
+        onEvent: (e) =>
+          console.log(
+            e.kind === "generated"
+              ? `synthetic data: wrote ${e.images} images to ${e.root}`
+              : `synthetic data: generating CamStyle copies of ${e.domain} in ${e.dir}`,
+          ),
+      },
     );
     base = { ...base, source: d.source, target: d.target, camstyleDir: d.camstyle };
   }
   let resumeConfig: Record<string, unknown> = {};
   if (values.resume) {
-    const cfgPath = join(values.resume as string, "config.json");
+    const cfgPath = join(values.resume as string, CONFIG_FILE);
     if (existsSync(cfgPath)) resumeConfig = readConfigFile(cfgPath);
     else {
       throw new Error(
@@ -235,8 +314,8 @@ async function main(): Promise<void> {
     file,
     layer,
   );
-  config.source = resolveDataset(config.source);
-  if (config.target) config.target = resolveDataset(config.target);
+  config.source = resolveDatasetArg(config.source);
+  if (config.target) config.target = resolveDatasetArg(config.target);
   const int = (flag: string): number | undefined => {
     const v = values[flag] as string | undefined;
     if (v === undefined) return undefined;
@@ -251,8 +330,10 @@ async function main(): Promise<void> {
       nodeRank: int("node-rank"),
       masterAddr: values["master-addr"] as string | undefined,
       masterPort: int("master-port"),
+      threadsPerProcess: runtimeFromEnv().numThreads,
       script: fileURLToPath(import.meta.url),
       args: values.out === undefined ? [...Deno.args, "--out", config.out] : Deno.args,
+      log: (l) => console.error(l),
     });
     if (code !== 0) throw new Error(`a process of the run failed (status ${code}); see above`);
     return;
@@ -262,13 +343,17 @@ async function main(): Promise<void> {
       throw new Error(`--${f} goes with --nproc (or use the torchrun environment variables)`);
     }
   }
-  const dist = distEnvFrom();
+  const dist = distEnvFrom(Deno.env.toObject());
   const timeout = values["dist-timeout"] === undefined ? undefined : Number(values["dist-timeout"]);
   if (timeout !== undefined && !(timeout > 0)) {
     throw new Error(`--dist-timeout expects seconds > 0, got '${values["dist-timeout"]}'`);
   }
   const group = dist && dist.worldSize > 1
-    ? ProcessGroup.init({ ...dist, timeoutSeconds: timeout })
+    ? ProcessGroup.init({
+      ...dist,
+      timeoutSeconds: timeout,
+      socketInterface: glooInterfaceFromEnv(),
+    })
     : undefined;
   const rank0 = !group || group.rank === 0;
   if (!rank0) console.log = () => {};
@@ -284,16 +369,12 @@ async function main(): Promise<void> {
   const trainer = await Trainer.create(config, {
     resume: values.resume as string | undefined,
     group,
-    quiet: !rank0,
+    onEvent: rank0 ? renderTrainerEvents(quietFromEnv()) : undefined,
   });
   try {
     const result = await trainer.fit();
     if (result) {
       console.log(`\nfinal, target ${trainer.target!.name}: ${formatEvaluation(result)}`);
-      Deno.writeTextFileSync(
-        join(config.out, "result.json"),
-        JSON.stringify({ ...result, top: undefined }, null, 2) + "\n",
-      );
     }
     console.log(
       `run folder: ${config.out} (config.json, log.jsonl, loss.svg, checkpoint.safetensors)`,
@@ -308,7 +389,7 @@ if (import.meta.main) {
   try {
     await main();
   } catch (e) {
-    console.error(`train: ${(e as Error).message}`);
+    console.error(`train: ${flagMessage(e)}`);
     Deno.exit(1);
   }
 }

@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { extname } from "node:path";
+import { mkdirSync } from "node:fs";
+import { extname, join } from "node:path";
+import type { Metric } from "./distance.ts";
 import type { Evaluation } from "./evaluate.ts";
 import type { FeatureSet } from "./features.ts";
 
@@ -112,4 +114,57 @@ td.query img { outline: 4px solid #1f77b4; }
 ${rows.join("\n")}
 </table></body></html>
 `;
+}
+
+/** What {@link writeEvaluationReports} records besides the figures. */
+export interface ReportInfo {
+  /** What was evaluated on what. */
+  title: string;
+  /** The distance used. */
+  metric: Metric;
+  /** Whether the distances were re-ranked. */
+  rerank: boolean;
+  /** Which feature (pool5 or embedding). */
+  feature: string;
+  /** Seconds of distances and metrics. */
+  seconds: number;
+  /** Queries shown in ranking.html (default 20). */
+  samples?: number;
+}
+
+/**
+ * Writes `dir`/eval.json (every figure but the per-query data, with `info`) and `dir`/ranking.html
+ * (sample queries and their top matches; needs `e.top`). Returns both paths.
+ */
+export function writeEvaluationReports(
+  dir: string,
+  e: Evaluation,
+  query: FeatureSet,
+  gallery: FeatureSet,
+  info: ReportInfo,
+): { json: string; html: string } {
+  mkdirSync(dir, { recursive: true });
+  const { top: _t, perQuery: _p, ...figures } = e;
+  const json = join(dir, "eval.json");
+  Deno.writeTextFileSync(
+    json,
+    JSON.stringify(
+      {
+        title: info.title,
+        metric: info.metric,
+        rerank: info.rerank,
+        feature: info.feature,
+        ...figures,
+        seconds: info.seconds,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  const html = join(dir, "ranking.html");
+  Deno.writeTextFileSync(
+    html,
+    rankingHtml(e, query, gallery, { samples: info.samples ?? 20, title: info.title }),
+  );
+  return { json, html };
 }

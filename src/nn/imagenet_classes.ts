@@ -1,3 +1,4 @@
+// Over 500 lines: a data table (the 1000 class names, one per line), no logic.
 /**
  * The 1000 ImageNet-1k class names in index order (torchvision's
  * `MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]`, generated from the torchvision

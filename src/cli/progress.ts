@@ -1,6 +1,7 @@
 /**
- * A terminal progress bar: epoch/step, ETA and named figures. On a terminal it redraws one
- * line; elsewhere (logs, CI) it prints a line every few seconds and at the end.
+ * A terminal progress bar on stderr: epoch/step, ETA and named figures. On a terminal it redraws
+ * one line; elsewhere (logs, CI) it prints a line every few seconds and at the end. The commands
+ * draw it from the library's progress callbacks and events.
  *
  * @module
  */
@@ -25,11 +26,11 @@ export class Progress {
   #line = "";
   #printed = "";
 
-  /** Starts a bar; `quiet` (or ECN_QUIET=1) prints nothing. */
+  /** Starts a bar; `quiet` prints nothing (the commands pass `ECN_QUIET=1`, see env.ts). */
   constructor(label: string, total: number, opts: { quiet?: boolean } = {}) {
     this.#label = label;
     this.#total = Math.max(1, total);
-    const quiet = opts.quiet ?? Deno.env.get("ECN_QUIET") === "1";
+    const quiet = opts.quiet ?? false;
     this.#tty = !quiet && Deno.stderr.isTerminal();
     if (quiet) this.#lastPrint = Infinity;
   }
