@@ -108,6 +108,7 @@ export {
   readConfigFile,
   REFERENCE_CONFIG,
   resolveDataset,
+  SettingError,
   TRAIN_PRESETS,
   type TrainConfig,
   validateConfig,
