@@ -184,6 +184,11 @@ export {
 } from "./src/data/synthetic/prepare.ts";
 export { configureImageCodec, type ImageCodecOptions } from "./src/data/codec_native.ts";
 export {
+  augmentationGrid,
+  type AugmentationGridOptions,
+  tileImages,
+} from "./src/data/augment_grid.ts";
+export {
   decodeImage,
   encodeJpeg,
   encodePng,

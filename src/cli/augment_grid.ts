@@ -8,14 +8,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { encodePng, readImage, type RgbImage } from "../data/image.ts";
-import {
-  applyTransform,
-  denormalizeToRgb,
-  testTransformConfig,
-  trainTransformConfig,
-} from "../data/transforms.ts";
-import { Rng } from "../util/random.ts";
+import { augmentationGrid } from "../data/augment_grid.ts";
+import { encodePng, readImage } from "../data/image.ts";
 import { configureFromEnv } from "./env.ts";
 
 const USAGE = `usage: deno run -A src/cli/augment_grid.ts [options]
@@ -26,25 +20,6 @@ const USAGE = `usage: deno run -A src/cli/augment_grid.ts [options]
   --seed S        seed of the draws (default 1)
   --height H      output height (default 256)
   --width W       output width (default 128)`;
-
-const GAP = 4;
-
-/** Tiles equally sized images into `rows` x `cols` with a grey gap. */
-function tile(cells: RgbImage[][]): RgbImage {
-  const h = cells[0][0].height, w = cells[0][0].width;
-  const rows = cells.length, cols = cells[0].length;
-  const width = cols * w + (cols + 1) * GAP, height = rows * h + (rows + 1) * GAP;
-  const data = new Uint8Array(width * height * 3).fill(128);
-  cells.forEach((row, r) =>
-    row.forEach((img, c) => {
-      const x0 = GAP + c * (w + GAP), y0 = GAP + r * (h + GAP);
-      for (let y = 0; y < h; y++) {
-        data.set(img.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * width + x0) * 3);
-      }
-    })
-  );
-  return { width, height, data };
-}
 
 /** Runs the command with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -105,30 +80,20 @@ export async function main(args: string[]): Promise<number> {
     console.error(`--dir ${values.dir}: no .jpg/.png images`);
     return 1;
   }
-  const size = { height: ints.height, width: ints.width };
-  const train = trainTransformConfig(size), test = testTransformConfig(size);
-  const rows: RgbImage[][] = [];
   const n = Math.min(ints.images, names.length);
-  for (let r = 0; r < n; r++) {
-    const name = names[Math.floor((r * names.length) / n)];
-    const img = await readImage(`${values.dir}/${name}`);
-    const row = [denormalizeToRgb(applyTransform(img, test).out, test)];
-    const notes: string[] = [];
-    for (let d = 0; d < ints.draws; d++) {
-      const { out, draws } = applyTransform(img, train, new Rng(ints.seed, r, d));
-      row.push(denormalizeToRgb(out, train));
-      const c = draws.crop;
-      notes.push(
-        (c ? `${c.width}x${c.height}@${c.x},${c.y}` : "resize") + (draws.flipped ? " flip" : "") +
-          (draws.erased ? " erase" : ""),
-      );
-    }
-    console.log(`${name}: ${notes.join(" | ")}`);
-    rows.push(row);
-  }
+  const picked = Array.from({ length: n }, (_, r) => names[Math.floor((r * names.length) / n)]);
+  const images = [];
+  for (const name of picked) images.push(await readImage(`${values.dir}/${name}`));
+  const { grid, notes } = augmentationGrid(images, {
+    height: ints.height,
+    width: ints.width,
+    draws: ints.draws,
+    seed: ints.seed,
+  });
+  picked.forEach((name, r) => console.log(`${name}: ${notes[r].join(" | ")}`));
   const dirEnd = values.out.lastIndexOf("/");
   if (dirEnd > 0) Deno.mkdirSync(values.out.slice(0, dirEnd), { recursive: true });
-  Deno.writeFileSync(values.out, encodePng(tile(rows)));
+  Deno.writeFileSync(values.out, encodePng(grid));
   console.log(`wrote ${values.out}: ${n} images x (test + ${ints.draws} train draws)`);
   return 0;
 }
