@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { inferenceInput } from "./layout.ts";
 import { adaptiveAvgPool2d, type Tensor, TorchError } from "../tensor/mod.ts";
 import { constant_, kaimingNormal_, normal_ } from "./init.ts";
 import { BatchNorm2d, Conv2d, Dropout, Linear, ReLU6, Sequential } from "./layers.ts";
@@ -133,12 +134,20 @@ export class MobileNetV2 extends Module {
     }
   }
 
+  /**
+   * In evaluation mode, run float32 CPU passes in channels-last layout (faster; see
+   * src/nn/layout.ts). On by default; set false for the row-major pass.
+   */
+  channelsLastInference = true;
+
   /** Global-average-pooled features, (N, 1280). */
   forwardFeatures(x: Tensor): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== 3) {
       throw new TorchError("MobileNetV2", `expected input (N, 3, H, W), got [${x.shape}]`);
     }
-    const maps = this.features.forward(x);
+    const input = inferenceInput(this.training, this.channelsLastInference, x);
+    const maps = this.features.forward(input);
+    if (input !== x) input.dispose();
     const pooled = adaptiveAvgPool2d(maps, 1);
     maps.dispose();
     const flat = pooled.flatten(1);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { inferenceInput } from "./layout.ts";
 import { type Tensor, TorchError } from "../tensor/mod.ts";
 import { constant_, kaimingNormal_ } from "./init.ts";
 import {
@@ -232,9 +233,15 @@ export class ResNet extends Module {
     }
   }
 
+  /**
+   * In evaluation mode, run float32 CPU passes in channels-last layout (faster; see
+   * src/nn/layout.ts). On by default; set false for the row-major pass.
+   */
+  channelsLastInference = true;
+
   /** The feature map after layer4, (N, featureDim, H/32, W/32). */
   forwardMap(x: Tensor): Tensor {
-    let y = x;
+    let y = inferenceInput(this.training, this.channelsLastInference, x);
     for (const m of [...this.#stem, ...this.#stages]) {
       const next = m.forward(y);
       if (y !== x) y.dispose();

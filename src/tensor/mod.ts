@@ -21,7 +21,7 @@ export {
 } from "./dtype.ts";
 export { TorchError } from "./errors.ts";
 export { type Disposable, keep, scope, scopeAsync } from "./scope.ts";
-export { addmm, cat, oneHot, stack, Tensor, where } from "./tensor.ts";
+export { addmm, cat, type MemoryFormat, oneHot, stack, Tensor, where } from "./tensor.ts";
 export {
   arange,
   full,

@@ -114,6 +114,17 @@ const BIN_NAMES = [
   "rsub",
   "rdiv",
 ];
+/** Memory layouts of {@link Tensor.contiguous}: row-major, or channels-last for 4-D tensors. */
+export type MemoryFormat = "contiguous" | "channels_last";
+
+function memoryFormatCode(format: MemoryFormat): number {
+  if (format === "contiguous") return 0;
+  if (format === "channels_last") return 1;
+  throw new TypeError(
+    `memory format ${JSON.stringify(format)}: expected "contiguous" or "channels_last"`,
+  );
+}
+
 /** A tensor handle. */
 export class Tensor {
   #ptr: Ptr | null;
@@ -316,9 +327,23 @@ export class Tensor {
     return wrap(lib().ts_detach(ptrOf(this, "detach")), "detach");
   }
 
-  /** A row-major contiguous version. */
-  contiguous(): Tensor {
-    return wrap(lib().ts_contiguous(ptrOf(this, "contiguous")), "contiguous");
+  /**
+   * A dense version in `format`: "contiguous" (row-major, the default) or "channels_last" (4-D
+   * only: N, H, W, C in memory, the layout oneDNN convolutions run fastest in on the CPU). The
+   * shape and values are the same; only the strides differ. Returns a new handle to the same
+   * storage when the tensor already is in that format.
+   */
+  contiguous(format: MemoryFormat = "contiguous"): Tensor {
+    const self = ptrOf(this, "contiguous");
+    if (format === "contiguous") return wrap(lib().ts_contiguous(self), "contiguous");
+    return wrap(lib().ts_contiguous_format(self, memoryFormatCode(format)), "contiguous");
+  }
+
+  /** Whether the tensor is dense in `format` ("contiguous", row-major, by default). */
+  isContiguous(format: MemoryFormat = "contiguous"): boolean {
+    const self = ptrOf(this, "isContiguous");
+    return check(lib().ts_is_contiguous_format(self, memoryFormatCode(format)), "isContiguous") ===
+      1;
   }
 
   /** A second handle to the same tensor (same storage and autograd identity). */

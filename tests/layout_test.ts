@@ -1,0 +1,118 @@
+// Channels-last inference (src/nn/layout.ts): the tensor calls, and that the backbones' faster
+// evaluation pass computes the same features as the row-major one. Both float32 passes are
+// compared with a float64 pass of the same weights, so the check holds on any x86-64 CPU: each
+// must sit within float32 rounding of the exact result (relative 1e-5; float32's epsilon is
+// 1.2e-7, and the deepest sums here have a few thousand terms).
+import "./native.ts";
+import assert from "node:assert";
+import * as T from "../src/tensor/mod.ts";
+import { resnet } from "../src/nn/resnet.ts";
+import { loadMobileNetV2 } from "../src/nn/mobilenet.ts";
+import { existsSync } from "node:fs";
+import { wantsChannelsLast } from "../src/nn/layout.ts";
+import { relError } from "./op_harness.ts";
+
+Deno.test("contiguous('channels_last') keeps shape and values, changes strides", () => {
+  T.scope(() => {
+    const x = T.arange(2 * 3 * 4 * 5).reshape([2, 3, 4, 5]).to({ dtype: "float32" });
+    assert.ok(x.isContiguous());
+    assert.ok(!x.isContiguous("channels_last"));
+    const cl = x.contiguous("channels_last");
+    assert.deepStrictEqual(cl.shape, [2, 3, 4, 5]);
+    assert.ok(cl.isContiguous("channels_last"));
+    assert.ok(!cl.isContiguous());
+    assert.deepStrictEqual(cl.toNumbers(), x.toNumbers());
+    const back = cl.contiguous();
+    assert.ok(back.isContiguous());
+    assert.deepStrictEqual(back.toNumbers(), x.toNumbers());
+  });
+});
+
+Deno.test("channels-last refuses tensors that are not 4-D, and unknown formats", () => {
+  T.scope(() => {
+    const v = T.zeros([2, 3, 4]);
+    assert.throws(() => v.contiguous("channels_last"), {
+      name: "TorchError",
+      message: /channels-last needs a 4-D tensor \(N, C, H, W\), got 3-D/,
+    });
+    assert.throws(() => v.isContiguous("channels_last"), /4-D/);
+    // deno-lint-ignore no-explicit-any
+    assert.throws(() => v.contiguous("nhwc" as any), /memory format "nhwc": expected/);
+  });
+});
+
+Deno.test("only float32 CPU evaluation passes switch layout", () => {
+  T.scope(() => {
+    const x = T.zeros([1, 3, 8, 8]);
+    assert.ok(wantsChannelsLast(false, true, x));
+    assert.ok(!wantsChannelsLast(true, true, x), "training stays row-major");
+    assert.ok(!wantsChannelsLast(false, false, x), "switched off");
+    assert.ok(!wantsChannelsLast(false, true, x.to({ dtype: "float64" })), "float64");
+    assert.ok(!wantsChannelsLast(false, true, T.zeros([3, 8, 8])), "not 4-D");
+  });
+});
+
+/** Runs `features` with the layout on and off in float32, and in float64, and compares. */
+function checkLayouts(
+  name: string,
+  model: { channelsLastInference: boolean; to(o: { dtype: "float64" | "float32" }): unknown },
+  features: (x: T.Tensor) => T.Tensor,
+  x: T.Tensor,
+): void {
+  T.scope(() => {
+    model.channelsLastInference = true;
+    const fast = features(x);
+    model.channelsLastInference = false;
+    const rowMajor = features(x);
+    model.to({ dtype: "float64" });
+    const exact = features(x.to({ dtype: "float64" })).toNumbers();
+    model.to({ dtype: "float32" });
+    model.channelsLastInference = true;
+    const eFast = relError(fast.toNumbers(), exact);
+    const eRow = relError(rowMajor.toNumbers(), exact);
+    assert.ok(eFast < 1e-5, `${name}: channels-last pass off by ${eFast} (relative)`);
+    assert.ok(eRow < 1e-5, `${name}: row-major pass off by ${eRow} (relative)`);
+  });
+}
+
+Deno.test("ResNet-50 evaluation pass: channels-last equals row-major to float32 rounding", () => {
+  T.manualSeed(3);
+  const model = resnet(50, { numClasses: 10 }).eval();
+  const x = T.randn([2, 3, 32, 32]);
+  // The pass really runs channels-last: layer4's map comes out in that layout.
+  T.scope(() => assert.ok(model.forwardMap(x).isContiguous("channels_last")));
+  model.channelsLastInference = false;
+  T.scope(() => assert.ok(model.forwardMap(x).isContiguous()));
+  checkLayouts("resnet50", model, (t) => model.forwardFeatures(t), x);
+  // The trainable pass is untouched.
+  model.train();
+  T.scope(() => assert.ok(model.forwardMap(x).isContiguous()));
+  model.dispose();
+  x.dispose();
+});
+
+const WEIGHTS = new URL("../../shared/weights/mobilenet_v2_imagenet.safetensors", import.meta.url)
+  .pathname;
+
+Deno.test({
+  name: "MobileNetV2 (ImageNet) evaluation pass: channels-last equals row-major",
+  ignore: !existsSync(WEIGHTS),
+  fn: async () => {
+    // Float32 against float32 (a float64 depthwise pass is slow): both layouts run oneDNN's
+    // kernels over the same sums, so they agree far closer than 1e-5 of the largest feature.
+    // The real weights, because a freshly initialized MobileNetV2 in evaluation mode gives
+    // features near zero.
+    using model = await loadMobileNetV2(WEIGHTS);
+    model.eval();
+    T.manualSeed(4);
+    using x = T.randn([2, 3, 128, 64]);
+    T.scope(() => {
+      const fast = model.forwardFeatures(x).toNumbers();
+      model.channelsLastInference = false;
+      const rowMajor = model.forwardFeatures(x).toNumbers();
+      const e = relError(fast, rowMajor);
+      assert.ok(e < 1e-5, `mobilenet_v2: layouts differ by ${e} (relative)`);
+      assert.ok(Math.max(...rowMajor.map(Math.abs)) > 0.1, "features too small to compare");
+    });
+  },
+});
