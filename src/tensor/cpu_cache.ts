@@ -6,8 +6,9 @@
  * made a ResNet-50 forward pass several times slower than with tcmalloc. The shim keeps freed
  * blocks of 64 KiB and more for reuse, by size class, up to a cap on the bytes it holds while
  * they are free. It is on by default for every process that loads the shim (the commands and any
- * program importing `mod.ts`); `ECN_CPU_CACHE=0` turns it off and `ECN_CPU_CACHE_MB` sets the
- * cap, both read when the shim is loaded. Results do not depend on it.
+ * program importing `mod.ts`); `configureRuntime({ cpuCache, cpuCacheMb })` before the first op,
+ * or `configureCpuCache()` at any time, turns it off or sets the cap (the commands, scripts and
+ * tests map `ECN_CPU_CACHE=0` and `ECN_CPU_CACHE_MB` onto them). Results do not depend on it.
  *
  * @module
  */
