@@ -199,6 +199,10 @@ int32_t ts_is_contiguous_format(ts_tensor t, int32_t format) {
   })
 }
 
+int64_t ts_version(ts_tensor t) {
+  TS_STATUS({ return static_cast<int64_t>(T(t)._version()); })
+}
+
 ts_tensor ts_alias(ts_tensor t) {
   TS_TENSOR({ return ts::box(T(t)); })
 }

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define TS_API __attribute__((visibility("default")))
-#define TS_ABI_VERSION 3
+#define TS_ABI_VERSION 4
 
 typedef struct ts_tensor_box* ts_tensor;
 
@@ -67,6 +67,8 @@ TS_API ts_tensor ts_contiguous(ts_tensor t);
 TS_API ts_tensor ts_contiguous_format(ts_tensor t, int32_t format);
 /* 1 if t is dense in that format, 0 if not, -1 on error */
 TS_API int32_t ts_is_contiguous_format(ts_tensor t, int32_t format);
+/* the in-place modification counter of t's data (libtorch's _version), -1 on error */
+TS_API int64_t ts_version(ts_tensor t);
 TS_API ts_tensor ts_alias(ts_tensor t);
 TS_API int32_t ts_copy_(ts_tensor dst, ts_tensor src);
 TS_API int32_t ts_fill_(ts_tensor t, double value);

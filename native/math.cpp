@@ -66,7 +66,8 @@ void binary_scalar_inplace(int32_t op, at::Tensor& a, double s) {
     case 1: a.sub_(s); return;
     case 2: a.mul_(s); return;
     case 3: a.div_(s); return;
-    default: throw std::invalid_argument("in-place op code " + std::to_string(op) + " not supported (add, sub, mul, div)");
+    case 5: a.clamp_min_(s); return;
+    default: throw std::invalid_argument("in-place op code " + std::to_string(op) + " not supported (add, sub, mul, div, clamp_min)");
   }
 }
 

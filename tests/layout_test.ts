@@ -7,6 +7,7 @@ import "./native.ts";
 import assert from "node:assert";
 import * as T from "../src/tensor/mod.ts";
 import { resnet } from "../src/nn/resnet.ts";
+import { BatchNorm2d, Conv2d } from "../src/nn/layers.ts";
 import { loadMobileNetV2 } from "../src/nn/mobilenet.ts";
 import { existsSync } from "node:fs";
 import { wantsChannelsLast } from "../src/nn/layout.ts";
@@ -62,6 +63,8 @@ function checkLayouts(
   T.scope(() => {
     model.channelsLastInference = true;
     const fast = features(x);
+    // Without gradients the pass also reuses its folded kernels and works in place.
+    const fastNoGrad = T.noGrad(() => [features(x), features(x)]);
     model.channelsLastInference = false;
     const rowMajor = features(x);
     model.to({ dtype: "float64" });
@@ -72,12 +75,30 @@ function checkLayouts(
     const eRow = relError(rowMajor.toNumbers(), exact);
     assert.ok(eFast < 1e-5, `${name}: channels-last pass off by ${eFast} (relative)`);
     assert.ok(eRow < 1e-5, `${name}: row-major pass off by ${eRow} (relative)`);
+    for (const t of fastNoGrad) {
+      const e = relError(t.toNumbers(), exact);
+      assert.ok(e < 1e-5, `${name}: pass without gradients off by ${e} (relative)`);
+    }
   });
 }
 
-Deno.test("ResNet-50 evaluation pass: channels-last equals row-major to float32 rounding", () => {
+Deno.test("ResNet-50 evaluation pass (channels-last, BatchNorm folded) equals the plain one", () => {
   T.manualSeed(3);
   const model = resnet(50, { numClasses: 10 }).eval();
+  // Non-trivial BatchNorms (fresh ones are the identity in evaluation mode), so that folding
+  // them into the convolutions is really exercised.
+  T.noGrad(() => {
+    for (const [, m] of model.namedModules()) {
+      if (!(m instanceof BatchNorm2d)) continue;
+      const c = m.numFeatures;
+      T.scope(() => {
+        m.weight!.copy_(T.rand([c]).mul(0.5).add(0.75));
+        m.bias!.copy_(T.randn([c]).mul(0.1));
+        m.buffer("running_mean").copy_(T.randn([c]).mul(0.1));
+        m.buffer("running_var").copy_(T.rand([c]).mul(0.5).add(0.75));
+      });
+    }
+  });
   const x = T.randn([2, 3, 32, 32]);
   // The pass really runs channels-last: layer4's map comes out in that layout.
   T.scope(() => assert.ok(model.forwardMap(x).isContiguous("channels_last")));
@@ -115,4 +136,51 @@ Deno.test({
       assert.ok(Math.max(...rowMajor.map(Math.abs)) > 0.1, "features too small to compare");
     });
   },
+});
+
+Deno.test("Tensor.version counts in-place writes", () => {
+  T.scope(() => {
+    const t = T.zeros([3]);
+    const v = t.version;
+    t.copy_(T.ones([3]));
+    assert.strictEqual(t.version, v + 1);
+    t.add_(1);
+    assert.strictEqual(t.version, v + 2);
+  });
+});
+
+Deno.test("folded kernels follow in-place changes of weights and statistics", () => {
+  T.manualSeed(5);
+  using model = resnet(18, { numClasses: 10 }).eval();
+  using x = T.randn([2, 3, 32, 32]);
+  const passes = () =>
+    T.noGrad(() =>
+      T.scope(() => {
+        model.channelsLastInference = true;
+        const fast = model.forwardFeatures(x).toNumbers();
+        model.channelsLastInference = false;
+        const plain = model.forwardFeatures(x).toNumbers();
+        model.channelsLastInference = true;
+        return { fast, plain };
+      })
+    );
+  const before = passes();
+  assert.ok(relError(before.fast, before.plain) < 1e-5);
+  // Change a running variance and a kernel in place: the cached folds must not be used.
+  const [, bn] = model.namedModules().find(([n]) => n === "layer1.0.bn1")!;
+  const [, conv] = model.namedModules().find(([n]) => n === "layer2.0.conv1")!;
+  T.noGrad(() => {
+    (bn as BatchNorm2d).buffer("running_var").mul_(4);
+    (conv as Conv2d).weight.mul_(-1);
+  });
+  const after = passes();
+  assert.ok(relError(after.fast, after.plain) < 1e-5, "stale folded kernels");
+  assert.ok(relError(after.fast, before.fast) > 1e-2, "the change had no effect");
+  // A training pass (which also updates the running statistics) is followed by current folds.
+  model.train();
+  T.scope(() => model.forwardFeatures(x));
+  model.eval();
+  const again = passes();
+  assert.ok(relError(again.fast, again.plain) < 1e-5, "stale after training");
+  assert.ok(relError(again.fast, after.fast) > 1e-3, "the training pass had no effect");
 });

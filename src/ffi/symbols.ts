@@ -51,6 +51,7 @@ export const SYMBOLS = {
   ts_contiguous: { parameters: ["pointer"], result: "pointer" },
   ts_contiguous_format: { parameters: ["pointer", "i32"], result: "pointer" },
   ts_is_contiguous_format: { parameters: ["pointer", "i32"], result: "i32" },
+  ts_version: { parameters: ["pointer"], result: "i64" },
   ts_alias: { parameters: ["pointer"], result: "pointer" },
   ts_copy_: { parameters: ["pointer", "pointer"], result: "i32" },
   ts_fill_: { parameters: ["pointer", "f64"], result: "i32" },
@@ -142,4 +143,4 @@ export const SYMBOLS = {
 export type Native = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** ABI version this TypeScript code was written for; must equal `ts_abi_version()`. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;

@@ -265,8 +265,12 @@ export abstract class Module {
     for (const [, m] of this.namedModules()) {
       for (const t of m.#params.values()) t?.dispose();
       for (const t of m.#buffers.values()) t?.dispose();
+      m.disposeExtra();
     }
   }
+
+  /** Frees tensors a subclass holds besides its parameters and buffers (caches); see dispose. */
+  protected disposeExtra(): void {}
 
   /** `using model = ...` support. */
   [Symbol.dispose](): void {

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { inferenceInput } from "./layout.ts";
-import { type Tensor, TorchError } from "../tensor/mod.ts";
+import { foldedConvBn, FoldedKernels, wantsChannelsLast } from "./layout.ts";
+import { isGradEnabled, type Tensor, TorchError } from "../tensor/mod.ts";
 import { constant_, kaimingNormal_ } from "./init.ts";
 import {
   AdaptiveAvgPool2d,
@@ -37,6 +37,25 @@ export abstract class Block extends Module {
   protected shortcut(x: Tensor): Tensor {
     return this.downsample ? this.downsample.forward(x) : x;
   }
+
+  /** {@link shortcut} with a (conv, BatchNorm) projection folded into one convolution. */
+  protected shortcutFolded(x: Tensor, cache: FoldedKernels): Tensor {
+    const d = this.downsample;
+    if (d instanceof Sequential && d.length === 2) {
+      const conv = d.at(0);
+      const bn = d.at(1);
+      if (conv instanceof Conv2d && bn instanceof BatchNorm2d) {
+        return foldedConvBn(conv, bn, x, cache);
+      }
+    }
+    return this.shortcut(x);
+  }
+
+  /**
+   * The block in evaluation mode with every BatchNorm folded into its convolution (see
+   * src/nn/layout.ts); ResNet's inference pass calls it.
+   */
+  abstract forwardFolded(x: Tensor, cache: FoldedKernels): Tensor;
 }
 
 /** Two 3x3 convolutions (ResNet-18/34). */
@@ -70,6 +89,26 @@ export class BasicBlock extends Block {
     using sum = e.add(s);
     if (s !== x) s.dispose();
     return sum.relu();
+  }
+
+  /** {@link forward} with the BatchNorms folded (evaluation statistics). */
+  forwardFolded(x: Tensor, cache: FoldedKernels): Tensor {
+    // In place where nothing else holds the tensor (no backward pass needs them without grad).
+    using a = foldedConvBn(this.#conv1, this.#bn1, x, cache);
+    const inplace = !isGradEnabled();
+    using c = inplace ? a.relu_().alias() : a.relu();
+    const e = foldedConvBn(this.#conv2, this.#bn2, c, cache);
+    const s = this.shortcutFolded(x, cache);
+    if (inplace) {
+      e.add_(s).relu_();
+    } else {
+      using sum = e.add(s);
+      e.dispose();
+      if (s !== x) s.dispose();
+      return sum.relu();
+    }
+    if (s !== x) s.dispose();
+    return e;
   }
 }
 
@@ -128,6 +167,28 @@ export class Bottleneck extends Block {
     using sum = h.add(s);
     if (s !== x) s.dispose();
     return sum.relu();
+  }
+
+  /** {@link forward} with the BatchNorms folded (evaluation statistics). */
+  forwardFolded(x: Tensor, cache: FoldedKernels): Tensor {
+    // In place where nothing else holds the tensor (no backward pass needs them without grad).
+    const inplace = !isGradEnabled();
+    using a = foldedConvBn(this.#conv1, this.#bn1, x, cache);
+    using c = inplace ? a.relu_().alias() : a.relu();
+    using d = foldedConvBn(this.#conv2, this.#bn2, c, cache);
+    using f = inplace ? d.relu_().alias() : d.relu();
+    const h = foldedConvBn(this.#conv3, this.#bn3, f, cache);
+    const s = this.shortcutFolded(x, cache);
+    if (inplace) {
+      h.add_(s).relu_();
+    } else {
+      using sum = h.add(s);
+      h.dispose();
+      if (s !== x) s.dispose();
+      return sum.relu();
+    }
+    if (s !== x) s.dispose();
+    return h;
   }
 }
 
@@ -238,14 +299,43 @@ export class ResNet extends Module {
    * src/nn/layout.ts). On by default; set false for the row-major pass.
    */
   channelsLastInference = true;
+  /** Folded kernels of the inference pass (see src/nn/layout.ts). */
+  readonly #folded = new FoldedKernels();
+
+  /** Frees the folded kernels of the inference pass with the parameters. */
+  protected override disposeExtra(): void {
+    this.#folded.clear();
+  }
 
   /** The feature map after layer4, (N, featureDim, H/32, W/32). */
   forwardMap(x: Tensor): Tensor {
-    let y = inferenceInput(this.training, this.channelsLastInference, x);
+    if (wantsChannelsLast(this.training, this.channelsLastInference, x)) return this.#mapFolded(x);
+    if (this.training && this.#folded.size > 0) this.#folded.clear(); // training: free the folds
+    let y = x;
     for (const m of [...this.#stem, ...this.#stages]) {
       const next = m.forward(y);
       if (y !== x) y.dispose();
       y = next;
+    }
+    return y;
+  }
+
+  /** The inference pass: channels-last, BatchNorms folded into the convolutions. */
+  #mapFolded(x: Tensor): Tensor {
+    const [conv1, bn1, , maxpool] = this.#stem as [Conv2d, BatchNorm2d, Module, Module];
+    let y: Tensor;
+    {
+      using input = x.contiguous("channels_last");
+      using a = foldedConvBn(conv1, bn1, input, this.#folded);
+      using b = isGradEnabled() ? a.relu() : a.relu_().alias();
+      y = maxpool.forward(b);
+    }
+    for (const stage of this.#stages) {
+      for (let i = 0; i < stage.length; i++) {
+        const next = (stage.at(i) as Block).forwardFolded(y, this.#folded);
+        y.dispose();
+        y = next;
+      }
     }
     return y;
   }

@@ -339,6 +339,14 @@ export class Tensor {
     return wrap(lib().ts_contiguous_format(self, memoryFormatCode(format)), "contiguous");
   }
 
+  /**
+   * How many times the data was modified in place (libtorch's version counter, shared by views
+   * of the same storage): a cache of values derived from a tensor is stale when it changed.
+   */
+  get version(): number {
+    return check(Number(lib().ts_version(ptrOf(this, "version"))), "version");
+  }
+
   /** Whether the tensor is dense in `format` ("contiguous", row-major, by default). */
   isContiguous(format: MemoryFormat = "contiguous"): boolean {
     const self = ptrOf(this, "isContiguous");
@@ -504,6 +512,14 @@ export class Tensor {
   /** max(this, 0). */
   relu(): Tensor {
     return this.#un(Un.Relu, "relu");
+  }
+  /**
+   * In-place max(this, 0) (NaN stays NaN). For tensors no backward pass needs, e.g. a
+   * convolution's output in an inference pass: it saves a new activation.
+   */
+  relu_(): this {
+    check(lib().ts_binary_scalar_(Bin.Max, ptrOf(this, "relu_"), 0), "relu_");
+    return this;
   }
   /** min(max(this, 0), 6). */
   relu6(): Tensor {
