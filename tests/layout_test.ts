@@ -7,7 +7,7 @@ import "./native.ts";
 import assert from "node:assert";
 import * as T from "../src/tensor/mod.ts";
 import { resnet } from "../src/nn/resnet.ts";
-import { BatchNorm2d, Conv2d } from "../src/nn/layers.ts";
+import { BatchNorm2d, type Conv2d } from "../src/nn/layers.ts";
 import { loadMobileNetV2 } from "../src/nn/mobilenet.ts";
 import { existsSync } from "node:fs";
 import { wantsChannelsLast } from "../src/nn/layout.ts";
