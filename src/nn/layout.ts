@@ -30,8 +30,10 @@ export function inferenceInput(training: boolean, enabled: boolean, x: Tensor): 
 }
 
 /** The folded kernel (channels-last) and bias of one (convolution, BatchNorm) pair. */
-interface Folded {
+export interface Folded {
+  /** The convolution's kernel times the BatchNorm's scale, channels-last. */
   kernel: Tensor;
+  /** The BatchNorm's shift (and the convolution's scaled bias): the new bias. */
   shift: Tensor;
 }
 
