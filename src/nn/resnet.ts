@@ -28,6 +28,33 @@ function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
   return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false });
 }
 
+/**
+ * relu(t) for a tensor the caller owns and gives up: in place when `inplace` (no backward pass
+ * needs it: gradients are off), else a new tensor, `t` freed.
+ */
+function reluOwned(t: Tensor, inplace: boolean): Tensor {
+  if (inplace) return t.relu_();
+  const r = t.relu();
+  t.dispose();
+  return r;
+}
+
+/**
+ * relu(branch + shortcut) of a residual block's folded pass; consumes `branch` and the shortcut
+ * (unless it is the block input `x`), adding in place when `inplace`.
+ */
+function residualOwned(branch: Tensor, shortcut: Tensor, x: Tensor, inplace: boolean): Tensor {
+  let sum = branch;
+  if (inplace) {
+    branch.add_(shortcut);
+  } else {
+    sum = branch.add(shortcut);
+    branch.dispose();
+  }
+  if (shortcut !== x) shortcut.dispose();
+  return reluOwned(sum, inplace);
+}
+
 /** A residual block; `downsample` (when set) maps the input onto the block's output shape. */
 export abstract class Block extends Module {
   /** The projection shortcut, or null for the identity. */
@@ -93,22 +120,10 @@ export class BasicBlock extends Block {
 
   /** {@link forward} with the BatchNorms folded (evaluation statistics). */
   forwardFolded(x: Tensor, cache: FoldedKernels): Tensor {
-    // In place where nothing else holds the tensor (no backward pass needs them without grad).
-    using a = foldedConvBn(this.#conv1, this.#bn1, x, cache);
     const inplace = !isGradEnabled();
-    using c = inplace ? a.relu_().alias() : a.relu();
+    using c = reluOwned(foldedConvBn(this.#conv1, this.#bn1, x, cache), inplace);
     const e = foldedConvBn(this.#conv2, this.#bn2, c, cache);
-    const s = this.shortcutFolded(x, cache);
-    if (inplace) {
-      e.add_(s).relu_();
-    } else {
-      using sum = e.add(s);
-      e.dispose();
-      if (s !== x) s.dispose();
-      return sum.relu();
-    }
-    if (s !== x) s.dispose();
-    return e;
+    return residualOwned(e, this.shortcutFolded(x, cache), x, inplace);
   }
 }
 
@@ -171,24 +186,11 @@ export class Bottleneck extends Block {
 
   /** {@link forward} with the BatchNorms folded (evaluation statistics). */
   forwardFolded(x: Tensor, cache: FoldedKernels): Tensor {
-    // In place where nothing else holds the tensor (no backward pass needs them without grad).
     const inplace = !isGradEnabled();
-    using a = foldedConvBn(this.#conv1, this.#bn1, x, cache);
-    using c = inplace ? a.relu_().alias() : a.relu();
-    using d = foldedConvBn(this.#conv2, this.#bn2, c, cache);
-    using f = inplace ? d.relu_().alias() : d.relu();
+    using c = reluOwned(foldedConvBn(this.#conv1, this.#bn1, x, cache), inplace);
+    using f = reluOwned(foldedConvBn(this.#conv2, this.#bn2, c, cache), inplace);
     const h = foldedConvBn(this.#conv3, this.#bn3, f, cache);
-    const s = this.shortcutFolded(x, cache);
-    if (inplace) {
-      h.add_(s).relu_();
-    } else {
-      using sum = h.add(s);
-      h.dispose();
-      if (s !== x) s.dispose();
-      return sum.relu();
-    }
-    if (s !== x) s.dispose();
-    return h;
+    return residualOwned(h, this.shortcutFolded(x, cache), x, inplace);
   }
 }
 
@@ -326,8 +328,7 @@ export class ResNet extends Module {
     let y: Tensor;
     {
       using input = x.contiguous("channels_last");
-      using a = foldedConvBn(conv1, bn1, input, this.#folded);
-      using b = isGradEnabled() ? a.relu() : a.relu_().alias();
+      using b = reluOwned(foldedConvBn(conv1, bn1, input, this.#folded), !isGradEnabled());
       y = maxpool.forward(b);
     }
     for (const stage of this.#stages) {
