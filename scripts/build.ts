@@ -148,6 +148,15 @@ function hash(parts: string[]): string {
   return h.digest("hex").slice(0, 16);
 }
 
+/**
+ * A file name beside `path` that no other build writes: two commands started at once (two
+ * `deno task train` runs, say) each build into their own file and rename it into place, so
+ * neither links a half-written object nor loses its output to the other's rename.
+ */
+function tempName(path: string): string {
+  return `${path}.${Deno.pid}.tmp`;
+}
+
 async function compile(cxx: string, args: string[], label: string, verbose: boolean) {
   if (verbose) console.log(`${cxx} ${args.join(" ")}`);
   const o = await new Deno.Command(cxx, { args, stdout: "piped", stderr: "piped" }).output();
@@ -191,24 +200,27 @@ export async function build(opts: { force?: boolean; verbose?: boolean } = {}): 
     if (!opts.force && existsSync(obj)) continue;
     pending.push(async () => {
       console.log(`build: compiling native/${src} (libtorch: ${torch.source})`);
+      const tmp = tempName(obj);
       await compile(
         cxx,
-        [...cflags, "-c", join(NATIVE, src), "-o", obj],
+        [...cflags, "-c", join(NATIVE, src), "-o", tmp],
         `native/${src}`,
         !!opts.verbose,
       );
+      Deno.renameSync(tmp, obj);
     });
   }
   for (let i = 0; i < pending.length; i += jobs) {
     await Promise.all(pending.slice(i, i + jobs).map((f) => f()));
   }
+  const libraryTmp = tempName(LIBRARY_PATH);
   const libs = torch.cuda
     ? ["-Wl,--no-as-needed", "-ltorch_cuda", "-lc10_cuda", "-Wl,--as-needed"]
     : [];
   const linkArgs = [
     "-shared",
     "-o",
-    LIBRARY_PATH + ".tmp",
+    libraryTmp,
     ...objects,
     `-L${torch.libDir}`,
     `-Wl,-rpath,${torch.libDir}`,
@@ -217,13 +229,13 @@ export async function build(opts: { force?: boolean; verbose?: boolean } = {}): 
     "-ltorch_cpu",
     "-lc10",
   ];
-  const linkKey = hash(linkArgs);
+  const linkKey = hash(linkArgs.map((a) => a === libraryTmp ? LIBRARY_PATH : a));
   const stamp = join(BUILD, "link.stamp");
   const upToDate = existsSync(LIBRARY_PATH) && existsSync(stamp) &&
     readFileSync(stamp, "utf8") === linkKey && pending.length === 0;
   if (!upToDate || opts.force) {
     await compile(cxx, linkArgs, "the shim library", !!opts.verbose);
-    Deno.renameSync(LIBRARY_PATH + ".tmp", LIBRARY_PATH);
+    Deno.renameSync(libraryTmp, LIBRARY_PATH);
     writeFileSync(stamp, linkKey);
     // Drop objects of older source versions.
     const keep = new Set(objects);
@@ -281,7 +293,7 @@ export async function buildImageLibrary(
     return IMAGE_LIBRARY_PATH;
   }
   const missing = IMAGE_HEADERS.filter(([h]) => {
-    const probe = join(BUILD, `probe_${h.replace(".", "_")}.c`);
+    const probe = tempName(join(BUILD, `probe_${h.replace(".", "_")}`)) + ".c";
     mkdirSync(BUILD, { recursive: true });
     writeFileSync(probe, `#include <stdio.h>\n#include <${h}>\nint main(void) { return 0; }\n`);
     const ok = run(cc, ["-fsyntax-only", probe]).ok;
@@ -299,7 +311,7 @@ export async function buildImageLibrary(
     );
   }
   console.log(`build: compiling native/image (libjpeg-turbo, libpng)`);
-  const tmp = IMAGE_LIBRARY_PATH + ".tmp";
+  const tmp = tempName(IMAGE_LIBRARY_PATH);
   await compile(
     cc,
     [...cflags, "-shared", "-o", tmp, ...sources, ...libs],
