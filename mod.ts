@@ -21,7 +21,13 @@ export { configureRuntime, type RuntimeOptions } from "./src/ffi/library.ts";
 // nn: modules with PyTorch state-dict names, layers, initializers, ResNet, MobileNetV2.
 export { type LoadResult, Module } from "./src/nn/module.ts";
 export * from "./src/nn/layers.ts";
-export { type Folded, foldedConvBn, FoldedKernels, wantsChannelsLast } from "./src/nn/layout.ts";
+export {
+  type Folded,
+  foldedConvBn,
+  FoldedKernels,
+  type FoldedPost,
+  wantsChannelsLast,
+} from "./src/nn/layout.ts";
 export * as init from "./src/nn/init.ts";
 export {
   loadWeightsFile,

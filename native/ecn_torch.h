@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define TS_API __attribute__((visibility("default")))
-#define TS_ABI_VERSION 4
+#define TS_ABI_VERSION 5
 
 typedef struct ts_tensor_box* ts_tensor;
 
@@ -119,6 +119,12 @@ TS_API ts_tensor ts_one_hot(ts_tensor index, int64_t num_classes);
 
 /* neural-network ops (native/nn.cpp) */
 TS_API ts_tensor ts_conv2d(ts_tensor x, ts_tensor w, ts_tensor b, const int64_t* params7);
+// relu(conv2d(x, w, b) + residual) for inference passes (native/fused_conv.cpp); residual may be
+// NULL; flags: bit 0 ReLU, bit 1 the residual's buffer may receive the result.
+TS_API ts_tensor ts_conv2d_fused(ts_tensor x, ts_tensor w, ts_tensor b, const int64_t* params7, ts_tensor r, int32_t flags);
+// Turns ts_conv2d_fused's direct oneDNN path on (1) or off (0), or asks (-1); returns 1 when it
+// is on (built with ECN_WITH_DNNL and enabled).
+TS_API int32_t ts_conv2d_fused_native(int32_t on);
 TS_API ts_tensor ts_batch_norm(ts_tensor x, ts_tensor w, ts_tensor b, ts_tensor running_mean, ts_tensor running_var, int32_t training, double momentum, double eps);
 TS_API ts_tensor ts_linear(ts_tensor x, ts_tensor w, ts_tensor b);
 TS_API ts_tensor ts_max_pool2d(ts_tensor x, const int64_t* params8, int32_t ceil_mode);

@@ -5,7 +5,9 @@
  *
  * - this project with the cache (the default) and without it (`ECN_CPU_CACHE=0`, glibc malloc);
  * - the Python PyTorch reference with its default allocator, and with tcmalloc preloaded when
- *   Debian's libtcmalloc-minimal4 is installed.
+ *   Debian's libtcmalloc-minimal4 is installed;
+ * - for feature extraction, this project without the fused oneDNN convolution
+ *   (`ECN_FUSED_CONV=0`, native/fused_conv.cpp): libtorch's convolution, add_ and relu_.
  *
  * Cases: the ECN training step (ResNet-50 256x128 16+16, MobileNetV2 128x64 32+32) and feature
  * extraction (ResNet-50 and MobileNetV2 at 256x128, batches of 32). Peak resident memory is each
@@ -79,7 +81,7 @@ interface Sample {
 const DENO = Deno.execPath();
 const CHILD = new URL("./bench_cpu_child.ts", import.meta.url).pathname;
 
-async function ours(c: Case, cache: boolean): Promise<Sample | null> {
+async function ours(c: Case, cache: boolean, fused = true): Promise<Sample | null> {
   const out = await new Deno.Command(DENO, {
     args: [
       "run",
@@ -89,13 +91,15 @@ async function ours(c: Case, cache: boolean): Promise<Sample | null> {
       c.arch,
       ...[c.height, c.width, c.batch, c.steps].map(String),
     ],
-    env: { ECN_CPU_CACHE: cache ? "1" : "0" },
+    env: { ECN_CPU_CACHE: cache ? "1" : "0", ECN_FUSED_CONV: fused ? "1" : "0" },
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!out.success) {
     console.warn(
-      `${c.name} (cache ${cache}) failed: ${new TextDecoder().decode(out.stderr).slice(-400)}`,
+      `${c.name} (cache ${cache}, fused ${fused}) failed: ${
+        new TextDecoder().decode(out.stderr).slice(-400)
+      }`,
     );
     return null;
   }
@@ -130,6 +134,15 @@ if (import.meta.main) {
     ["this project, ECN_CPU_CACHE=0 (glibc malloc)", (c) => ours(c, false)],
     ["Python PyTorch, default allocator", (c) => python(c, threads, false)],
   ];
+  const PYTHON_DEFAULT = 2; // the column the speed-ups divide by
+  // Feature extraction only: the oneDNN convolution with the residual sum and ReLU fused
+  // (native/fused_conv.cpp) against libtorch's separate ops (training steps do not use it).
+  if (cases.some((c) => c.mode === "features")) {
+    configs.push([
+      "this project, ECN_FUSED_CONV=0 (libtorch's separate ops)",
+      (c) => c.mode === "features" ? ours(c, true, false) : Promise.resolve(null),
+    ]);
+  }
   if (TCMALLOC) {
     configs.push(["Python PyTorch, tcmalloc preloaded", (c) => python(c, threads, true)]);
   } else {console.warn(
@@ -154,12 +167,15 @@ if (import.meta.main) {
     const what = c.mode === "ecn"
       ? `ECN training step, ${c.arch} ${c.height}x${c.width}, ${c.batch}+${c.batch}`
       : `feature extraction, ${c.arch} ${c.height}x${c.width}, batches of ${c.batch}`;
-    const base = samples[2].seconds.length ? median(samples[2].seconds) : NaN;
+    const base = samples[PYTHON_DEFAULT].seconds.length
+      ? median(samples[PYTHON_DEFAULT].seconds)
+      : NaN;
     console.log(`\n${what}`);
     console.log("| | s per step | images/s | x Python default | peak RSS (GiB) |");
     console.log("| --- | --- | --- | --- | --- |");
     for (const [i, [label]] of configs.entries()) {
       const s = samples[i];
+      if (!s.seconds.length && c.mode === "ecn" && label.includes("ECN_FUSED_CONV")) continue;
       if (!s.seconds.length) {
         console.log(`| ${label} | failed | | | |`);
         continue;

@@ -132,6 +132,21 @@ function cudaIncludeDirs(): string[] {
   return dirs;
 }
 
+/**
+ * Whether the fused inference convolution (native/fused_conv.cpp) can call oneDNN directly: only
+ * where libtorch itself uses a shared libdnnl (Debian's libtorch-dev) and its headers are
+ * installed (libdnnl-dev), so that both share one library and one thread pool. Other libtorch
+ * builds carry oneDNN inside libtorch_cpu; there the fused call falls back to libtorch's ops.
+ * ECN_DNNL=0 turns it off.
+ */
+function dnnlFor(torch: LibtorchInstall): boolean {
+  if (Deno.env.get("ECN_DNNL") === "0") return false;
+  const header = torch.includeDirs.some((d) => existsSync(join(d, "oneapi/dnnl/dnnl.hpp")));
+  if (!header || !existsSync(join(torch.libDir, "libdnnl.so"))) return false;
+  const r = run("readelf", ["-d", join(torch.libDir, "libtorch_cpu.so")]);
+  return r.ok && /NEEDED.*\[libdnnl\.so/.test(r.out);
+}
+
 function findCompiler(): string {
   const cxx = Deno.env.get("CXX") ?? "c++";
   if (!run(cxx, ["--version"]).ok) {
@@ -157,6 +172,15 @@ function tempName(path: string): string {
   return `${path}.${Deno.pid}.tmp`;
 }
 
+/** Removes temporary files of builds that died midway (a failed compile ends its whole build). */
+function removeOrphanTemps(): void {
+  if (!existsSync("/proc/self")) return; // no way to tell a live build from a dead one
+  for (const f of readdirSync(BUILD)) {
+    const m = /\.(\d+)\.tmp$/.exec(f);
+    if (m && !existsSync(`/proc/${m[1]}`)) Deno.removeSync(join(BUILD, f));
+  }
+}
+
 async function compile(cxx: string, args: string[], label: string, verbose: boolean) {
   if (verbose) console.log(`${cxx} ${args.join(" ")}`);
   const o = await new Deno.Command(cxx, { args, stdout: "piped", stderr: "piped" }).output();
@@ -170,12 +194,15 @@ export async function build(opts: { force?: boolean; verbose?: boolean } = {}): 
   const cxx = findCompiler();
   const torch = findLibtorch();
   mkdirSync(BUILD, { recursive: true });
+  removeOrphanTemps();
   const defines = [`-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi}`];
   const incs = [...torch.includeDirs];
   if (torch.cuda) {
     defines.push("-DECN_WITH_CUDA");
     incs.push(...cudaIncludeDirs());
   }
+  const dnnl = dnnlFor(torch);
+  if (dnnl) defines.push("-DECN_WITH_DNNL");
   const cflags = [
     "-std=c++17",
     "-O2",
@@ -225,6 +252,7 @@ export async function build(opts: { force?: boolean; verbose?: boolean } = {}): 
     `-L${torch.libDir}`,
     `-Wl,-rpath,${torch.libDir}`,
     ...libs,
+    ...(dnnl ? ["-ldnnl"] : []),
     "-ltorch",
     "-ltorch_cpu",
     "-lc10",
@@ -246,7 +274,7 @@ export async function build(opts: { force?: boolean; verbose?: boolean } = {}): 
     console.log(
       `build: ${LIBRARY_PATH} (libtorch from ${torch.source}${
         torch.cuda ? ", with CUDA" : ", CPU"
-      })`,
+      }${dnnl ? ", fused inference convolutions through oneDNN" : ""})`,
     );
   }
   return LIBRARY_PATH;

@@ -29,6 +29,9 @@ if [ -z "${LIBTORCH:-}" ]; then
   have_pkg libopenblas0-openmp || need+=(libopenblas0-openmp)
   # Gloo's headers: libtorch's ProcessGroupGloo.hpp includes them (multi-process training).
   have_pkg libgloo-dev || need+=(libgloo-dev)
+  # oneDNN's headers: the fused inference convolution (native/fused_conv.cpp) calls the same
+  # shared libdnnl that Debian's libtorch uses (conv + residual sum + ReLU in one kernel).
+  have_pkg libdnnl-dev || need+=(libdnnl-dev)
 fi
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v cc >/dev/null 2>&1 || need+=(gcc)

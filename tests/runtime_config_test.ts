@@ -42,6 +42,7 @@ Deno.test("configureRuntime refuses bad values, naming the option", () => {
     [{ cpuCacheMb: 0.5 }, /cpuCacheMb must be a non-negative integer/],
     [{ libraryPath: "" }, /libraryPath must be a file path/],
     [{ cpuCache: "yes" as unknown as boolean }, /cpuCache must be true or false/],
+    [{ fusedConvolution: 1 as unknown as boolean }, /fusedConvolution must be true or false/],
   ];
   for (const [opts, re] of cases) {
     assert.throws(
@@ -62,14 +63,18 @@ Deno.test("configureRuntime after the shim is loaded is an error that says what 
 Deno.test("configureRuntime before the first op sets threads and the CPU cache at load", async () => {
   const child = (opts: string) =>
     fresh(`
-import { configureRuntime, cpuCacheStats, getNumThreads, zeros } from ${url("../mod.ts")};
+import { configureRuntime, cpuCacheStats, fusedConvolutionIsNative, getNumThreads, zeros } from ${
+      url("../mod.ts")
+    };
 configureRuntime(${opts});
 zeros([1]).dispose();
 const s = cpuCacheStats();
-console.log(JSON.stringify({ threads: getNumThreads(), enabled: s.enabled, cap: s.capBytes }));
+console.log(JSON.stringify({
+  threads: getNumThreads(), enabled: s.enabled, cap: s.capBytes, fused: fusedConvolutionIsNative(),
+}));
 `);
-  const a = await child("{ numThreads: 1, cpuCache: false }");
-  assert.deepStrictEqual([a.threads, a.enabled], [1, false]);
+  const a = await child("{ numThreads: 1, cpuCache: false, fusedConvolution: false }");
+  assert.deepStrictEqual([a.threads, a.enabled, a.fused], [1, false, false]);
   const b = await child("{ numThreads: 2, cpuCacheMb: 3 }");
   assert.deepStrictEqual([b.threads, b.enabled, b.cap], [2, true, 3 * 2 ** 20]);
   // No configuration at all: every core, the cache on with a quarter of the memory.
@@ -87,9 +92,17 @@ Deno.test("the commands' variables are read in src/cli/env.ts and refused by nam
       ECN_NUM_THREADS: "3",
       ECN_CPU_CACHE: "0",
       ECN_CPU_CACHE_MB: "64",
+      ECN_FUSED_CONV: "0",
     }),
-    { libraryPath: "/x/libecn_torch.so", numThreads: 3, cpuCache: false, cpuCacheMb: 64 },
+    {
+      libraryPath: "/x/libecn_torch.so",
+      numThreads: 3,
+      cpuCache: false,
+      cpuCacheMb: 64,
+      fusedConvolution: false,
+    },
   );
+  assert.throws(() => runtimeFromEnv({ ECN_FUSED_CONV: "no" }), /ECN_FUSED_CONV must be 0/);
   assert.throws(() => runtimeFromEnv({ ECN_NUM_THREADS: "two" }), /ECN_NUM_THREADS must be/);
   assert.throws(() => runtimeFromEnv({ ECN_CPU_CACHE: "on" }), /ECN_CPU_CACHE must be 0/);
   assert.throws(() => runtimeFromEnv({ ECN_CPU_CACHE_MB: "" }), /ECN_CPU_CACHE_MB must be/);

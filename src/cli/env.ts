@@ -7,6 +7,7 @@
  * - `ECN_NUM_THREADS`: intra-op threads (default: the number of cores).
  * - `ECN_CPU_CACHE`: 0 turns the caching CPU allocator off (default 1, on).
  * - `ECN_CPU_CACHE_MB`: the cache's cap on free bytes held, MiB (default: a quarter of the memory).
+ * - `ECN_FUSED_CONV`: 0 turns the fused oneDNN inference convolution off (default 1, on).
  * - `ECN_IMAGE_LIB`: the image codec library (default build/libecn_image.so).
  * - `ECN_QUIET=1`: no progress bars.
  * - `ECN_DATA_ROOT`: where data sets given by name are looked up (default ../data).
@@ -28,8 +29,8 @@ function processEnv(): Env {
 }
 
 /**
- * The runtime settings of `ECN_TORCH_LIB`, `ECN_NUM_THREADS`, `ECN_CPU_CACHE` and
- * `ECN_CPU_CACHE_MB` (unset: the library's defaults). Throws naming the variable when a value is
+ * The runtime settings of `ECN_TORCH_LIB`, `ECN_NUM_THREADS`, `ECN_CPU_CACHE`,
+ * `ECN_CPU_CACHE_MB` and `ECN_FUSED_CONV` (unset: the library's defaults). Throws naming the variable when a value is
  * malformed.
  */
 export function runtimeFromEnv(env: Env = processEnv()): RuntimeOptions {
@@ -49,6 +50,13 @@ export function runtimeFromEnv(env: Env = processEnv()): RuntimeOptions {
       throw new Error(`ECN_CPU_CACHE must be 0 (off) or 1 (on), got '${on}'`);
     }
     out.cpuCache = on === "1";
+  }
+  const fused = env.ECN_FUSED_CONV;
+  if (fused !== undefined) {
+    if (fused !== "0" && fused !== "1") {
+      throw new Error(`ECN_FUSED_CONV must be 0 (off) or 1 (on), got '${fused}'`);
+    }
+    out.fusedConvolution = fused === "1";
   }
   const mb = env.ECN_CPU_CACHE_MB;
   if (mb !== undefined) {

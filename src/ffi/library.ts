@@ -20,6 +20,11 @@ export interface RuntimeOptions {
   cpuCache?: boolean;
   /** Cap on the bytes the cache holds in free blocks, in MiB (default: a quarter of the memory). */
   cpuCacheMb?: number;
+  /**
+   * Inference convolutions with their residual sum and ReLU as one oneDNN kernel, where the shim
+   * was built with it (`conv2dFused`; default on). Off: libtorch's separate ops, same values.
+   */
+  fusedConvolution?: boolean;
 }
 
 let native: Native | undefined;
@@ -37,7 +42,7 @@ let options: RuntimeOptions = {};
  * ```
  */
 export function configureRuntime(opts: RuntimeOptions): void {
-  const { libraryPath, numThreads, cpuCache, cpuCacheMb } = opts;
+  const { libraryPath, numThreads, cpuCache, cpuCacheMb, fusedConvolution } = opts;
   if (libraryPath !== undefined && (typeof libraryPath !== "string" || libraryPath === "")) {
     throw new RangeError(`configureRuntime: libraryPath must be a file path, got '${libraryPath}'`);
   }
@@ -48,6 +53,11 @@ export function configureRuntime(opts: RuntimeOptions): void {
   }
   if (cpuCache !== undefined && typeof cpuCache !== "boolean") {
     throw new RangeError(`configureRuntime: cpuCache must be true or false, got ${cpuCache}`);
+  }
+  if (fusedConvolution !== undefined && typeof fusedConvolution !== "boolean") {
+    throw new RangeError(
+      `configureRuntime: fusedConvolution must be true or false, got ${fusedConvolution}`,
+    );
   }
   if (cpuCacheMb !== undefined && !(Number.isSafeInteger(cpuCacheMb) && cpuCacheMb >= 0)) {
     throw new RangeError(
@@ -123,6 +133,7 @@ export function lib(): Native {
       `cannot set up the CPU cache: ${p === null ? "" : Deno.UnsafePointerView.getCString(p)}`,
     );
   }
+  dl.symbols.ts_conv2d_fused_native((options.fusedConvolution ?? true) ? 1 : 0);
   native = dl.symbols;
   loadedPath = path;
   return native;

@@ -96,6 +96,11 @@ export const SYMBOLS = {
   ts_masked_select: { parameters: ["pointer", "pointer"], result: "pointer" },
   ts_one_hot: { parameters: ["pointer", "i64"], result: "pointer" },
   ts_conv2d: { parameters: ["pointer", "pointer", "pointer", "buffer"], result: "pointer" },
+  ts_conv2d_fused: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "pointer", "i32"],
+    result: "pointer",
+  },
+  ts_conv2d_fused_native: { parameters: ["i32"], result: "i32" },
   ts_batch_norm: {
     parameters: ["pointer", "pointer", "pointer", "pointer", "pointer", "i32", "f64", "f64"],
     result: "pointer",
@@ -143,4 +148,4 @@ export const SYMBOLS = {
 export type Native = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** ABI version this TypeScript code was written for; must equal `ts_abi_version()`. */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;

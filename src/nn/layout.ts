@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { conv2d, isGradEnabled, keep, scope, type Tensor } from "../tensor/mod.ts";
+import { conv2d, conv2dFused, isGradEnabled, keep, scope, type Tensor } from "../tensor/mod.ts";
 import type { BatchNorm2d, Conv2d } from "./layers.ts";
 
 /** Whether an inference pass over `x` should run channels-last (see the module doc). */
@@ -105,26 +105,50 @@ function disposeFolded(f: Folded): void {
   f.shift.dispose();
 }
 
+/** What follows a folded convolution in a residual block: the shortcut sum, then a ReLU. */
+export interface FoldedPost {
+  /** Apply a ReLU last. */
+  relu?: boolean;
+  /** Add this tensor (the shortcut) before the ReLU. */
+  residual?: Tensor | null;
+  /**
+   * The caller gives `residual` up: without gradients its buffer may receive the result. The
+   * caller still disposes its handle and must not read it afterwards.
+   */
+  consumeResidual?: boolean;
+}
+
 /**
- * `bn(conv(x))` with `bn` in evaluation mode, as one convolution: the BatchNorm's scale folded
- * into the kernel (made channels-last, like the activations of an inference pass) and its shift
- * into the bias. Without gradients the folded kernels come from `cache`; with gradients they are
- * rebuilt on each call, so the pass stays differentiable like the two-layer form.
+ * `relu(bn(conv(x)) + residual)` (each part optional, see {@link FoldedPost}) with `bn` in
+ * evaluation mode, as one convolution: the BatchNorm's scale folded into the kernel (made
+ * channels-last, like the activations of an inference pass) and its shift into the bias. Without
+ * gradients the folded kernels come from `cache` and the convolution, the residual sum and the
+ * ReLU run as one fused call ({@link conv2dFused}: one oneDNN kernel where the shim has it);
+ * with gradients the kernels are rebuilt on each call and each op is a differentiable one, so the
+ * pass stays differentiable like the unfolded form.
  */
 export function foldedConvBn(
   conv: Conv2d,
   bn: BatchNorm2d,
   x: Tensor,
   cache: FoldedKernels | null = null,
+  post: FoldedPost = {},
 ): Tensor {
   const o = conv.options;
   const opts = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups: o.groups };
   if (cache && !isGradEnabled()) {
     const { kernel, shift } = cache.get(conv, bn);
-    return conv2d(x, kernel, shift, opts);
+    return conv2dFused(x, kernel, shift, {
+      ...opts,
+      residual: post.residual ?? null,
+      relu: post.relu ?? false,
+      consumeResidual: post.consumeResidual ?? false,
+    });
   }
   return scope(() => {
     const { kernel, shift } = fold(conv, bn);
-    return conv2d(x, kernel, shift, opts);
+    let y = conv2d(x, kernel, shift, opts);
+    if (post.residual) y = y.add(post.residual);
+    return post.relu ? y.relu() : y;
   });
 }

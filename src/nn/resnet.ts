@@ -6,7 +6,7 @@
  * @module
  */
 import { foldedConvBn, FoldedKernels, wantsChannelsLast } from "./layout.ts";
-import { isGradEnabled, type Tensor, TorchError } from "../tensor/mod.ts";
+import { type Tensor, TorchError } from "../tensor/mod.ts";
 import { constant_, kaimingNormal_ } from "./init.ts";
 import {
   AdaptiveAvgPool2d,
@@ -26,33 +26,6 @@ function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
 
 function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
   return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false });
-}
-
-/**
- * relu(t) for a tensor the caller owns and gives up: in place when `inplace` (no backward pass
- * needs it: gradients are off), else a new tensor, `t` freed.
- */
-function reluOwned(t: Tensor, inplace: boolean): Tensor {
-  if (inplace) return t.relu_();
-  const r = t.relu();
-  t.dispose();
-  return r;
-}
-
-/**
- * relu(branch + shortcut) of a residual block's folded pass; consumes `branch` and the shortcut
- * (unless it is the block input `x`), adding in place when `inplace`.
- */
-function residualOwned(branch: Tensor, shortcut: Tensor, x: Tensor, inplace: boolean): Tensor {
-  let sum = branch;
-  if (inplace) {
-    branch.add_(shortcut);
-  } else {
-    sum = branch.add(shortcut);
-    branch.dispose();
-  }
-  if (shortcut !== x) shortcut.dispose();
-  return reluOwned(sum, inplace);
 }
 
 /** A residual block; `downsample` (when set) maps the input onto the block's output shape. */
@@ -80,9 +53,29 @@ export abstract class Block extends Module {
 
   /**
    * The block in evaluation mode with every BatchNorm folded into its convolution (see
-   * src/nn/layout.ts); ResNet's inference pass calls it.
+   * src/nn/layout.ts); ResNet's inference pass calls it. With `consumeInput` the caller gives `x`
+   * up (it disposes its handle after this call and reads it no more): without gradients the
+   * identity shortcut's sum is then accumulated in x's buffer.
    */
-  abstract forwardFolded(x: Tensor, cache: FoldedKernels): Tensor;
+  abstract forwardFolded(x: Tensor, cache: FoldedKernels, consumeInput?: boolean): Tensor;
+
+  /** relu(last + shortcut) of the folded pass, `last` the folded (conv, BatchNorm) pair. */
+  protected residualFolded(
+    conv: Conv2d,
+    bn: BatchNorm2d,
+    branch: Tensor,
+    x: Tensor,
+    cache: FoldedKernels,
+    consumeInput: boolean,
+  ): Tensor {
+    const s = this.shortcutFolded(x, cache);
+    try {
+      const post = { relu: true, residual: s, consumeResidual: s !== x || consumeInput };
+      return foldedConvBn(conv, bn, branch, cache, post);
+    } finally {
+      if (s !== x) s.dispose();
+    }
+  }
 }
 
 /** Two 3x3 convolutions (ResNet-18/34). */
@@ -119,11 +112,9 @@ export class BasicBlock extends Block {
   }
 
   /** {@link forward} with the BatchNorms folded (evaluation statistics). */
-  forwardFolded(x: Tensor, cache: FoldedKernels): Tensor {
-    const inplace = !isGradEnabled();
-    using c = reluOwned(foldedConvBn(this.#conv1, this.#bn1, x, cache), inplace);
-    const e = foldedConvBn(this.#conv2, this.#bn2, c, cache);
-    return residualOwned(e, this.shortcutFolded(x, cache), x, inplace);
+  forwardFolded(x: Tensor, cache: FoldedKernels, consumeInput = false): Tensor {
+    using c = foldedConvBn(this.#conv1, this.#bn1, x, cache, { relu: true });
+    return this.residualFolded(this.#conv2, this.#bn2, c, x, cache, consumeInput);
   }
 }
 
@@ -185,12 +176,10 @@ export class Bottleneck extends Block {
   }
 
   /** {@link forward} with the BatchNorms folded (evaluation statistics). */
-  forwardFolded(x: Tensor, cache: FoldedKernels): Tensor {
-    const inplace = !isGradEnabled();
-    using c = reluOwned(foldedConvBn(this.#conv1, this.#bn1, x, cache), inplace);
-    using f = reluOwned(foldedConvBn(this.#conv2, this.#bn2, c, cache), inplace);
-    const h = foldedConvBn(this.#conv3, this.#bn3, f, cache);
-    return residualOwned(h, this.shortcutFolded(x, cache), x, inplace);
+  forwardFolded(x: Tensor, cache: FoldedKernels, consumeInput = false): Tensor {
+    using c = foldedConvBn(this.#conv1, this.#bn1, x, cache, { relu: true });
+    using f = foldedConvBn(this.#conv2, this.#bn2, c, cache, { relu: true });
+    return this.residualFolded(this.#conv3, this.#bn3, f, x, cache, consumeInput);
   }
 }
 
@@ -328,12 +317,12 @@ export class ResNet extends Module {
     let y: Tensor;
     {
       using input = x.contiguous("channels_last");
-      using b = reluOwned(foldedConvBn(conv1, bn1, input, this.#folded), !isGradEnabled());
+      using b = foldedConvBn(conv1, bn1, input, this.#folded, { relu: true });
       y = maxpool.forward(b);
     }
     for (const stage of this.#stages) {
       for (let i = 0; i < stage.length; i++) {
-        const next = (stage.at(i) as Block).forwardFolded(y, this.#folded);
+        const next = (stage.at(i) as Block).forwardFolded(y, this.#folded, true);
         y.dispose();
         y = next;
       }

@@ -58,6 +58,46 @@ export function conv2d(
 }
 
 /**
+ * `relu(conv2d(x, weight, bias) + residual)` in one call, for inference passes: where the shim
+ * calls oneDNN directly (`fusedConvolutionIsNative()`), float32 CPU channels-last inputs
+ * without gradients run as one convolution with the sum and the ReLU as post-ops and the kernel
+ * reordered once per weight tensor and version; elsewhere the same values come from `conv2d`,
+ * `add_` and `relu_`. With `consumeResidual` the residual's buffer may receive the result (the
+ * caller gives the residual up and must not read it afterwards).
+ */
+export function conv2dFused(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts: {
+    stride?: Pair;
+    padding?: Pair;
+    dilation?: Pair;
+    groups?: number;
+    residual?: Tensor | null;
+    relu?: boolean;
+    consumeResidual?: boolean;
+  } = {},
+): Tensor {
+  const s = pair(opts.stride, 1, "conv2dFused");
+  const p = pair(opts.padding, 0, "conv2dFused");
+  const d = pair(opts.dilation, 1, "conv2dFused");
+  const params = dimsBuffer([s[0], s[1], p[0], p[1], d[0], d[1], opts.groups ?? 1]);
+  const flags = (opts.relu ? 1 : 0) | (opts.consumeResidual ? 2 : 0);
+  return wrap(
+    lib().ts_conv2d_fused(
+      handleOf(x, "conv2dFused"),
+      handleOf(weight, "conv2dFused"),
+      optHandle(bias, "conv2dFused"),
+      params,
+      optHandle(opts.residual ?? null, "conv2dFused"),
+      flags,
+    ),
+    "conv2dFused",
+  );
+}
+
+/**
  * Batch normalization. In training mode batch statistics are used and the running statistics
  * (when given) are updated in place with `momentum`; in eval mode the running ones are used.
  */

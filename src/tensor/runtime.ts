@@ -45,6 +45,25 @@ export function setNumThreads(n: number): number {
   return check(lib().ts_set_num_threads(n), "setNumThreads");
 }
 
+/**
+ * Whether `conv2dFused` (the inference passes' convolution + residual sum + ReLU) calls oneDNN
+ * directly as one kernel: the shim was built against a libtorch that shares Debian's libdnnl,
+ * with its headers installed (scripts/build.ts), and the path is on. Otherwise it runs libtorch's
+ * convolution, `add_` and `relu_`, with the same values.
+ */
+export function fusedConvolutionIsNative(): boolean {
+  return lib().ts_conv2d_fused_native(-1) === 1;
+}
+
+/**
+ * Turns the direct oneDNN path of `conv2dFused` on or off (also `configureRuntime({
+ * fusedConvolution })` before loading, `ECN_FUSED_CONV=0` for the commands); returns whether it
+ * is on afterwards (always false where the shim was built without it).
+ */
+export function setFusedConvolution(on: boolean): boolean {
+  return lib().ts_conv2d_fused_native(on ? 1 : 0) === 1;
+}
+
 /** libtorch's intra-op threads. */
 export function getNumThreads(): number {
   return lib().ts_get_num_threads();
