@@ -108,6 +108,7 @@ bool dnnl_applies(const at::Tensor& x, const at::Tensor& w, const c10::optional<
   };
   if (!plain_f32(x) || !plain_f32(w) || (b && !plain_f32(*b)) || (residual && !plain_f32(*residual))) return false;
   if (a.groups != 1 || x.dim() != 4 || w.dim() != 4 || x.size(1) != w.size(1)) return false;
+  if (x.numel() == 0 || w.numel() == 0) return false;  // empty shapes: libtorch's ops handle them
   if (!x.is_contiguous(at::MemoryFormat::ChannelsLast)) return false;
   if (b && (b->dim() != 1 || b->size(0) != w.size(0) || !b->is_contiguous())) return false;
   for (int i = 0; i < 2; ++i)
@@ -122,7 +123,7 @@ at::Tensor conv_add_relu_dnnl(const at::Tensor& x, const at::Tensor& w, const c1
   const int64_t n = x.size(0), h = x.size(2), wd = x.size(3), oc = w.size(0), kh = w.size(2), kw = w.size(3);
   const int64_t oh = (h + 2 * a.pad[0] - a.dil[0] * (kh - 1) - 1) / a.stride[0] + 1;
   const int64_t ow = (wd + 2 * a.pad[1] - a.dil[1] * (kw - 1) - 1) / a.stride[1] + 1;
-  if (oh < 1 || ow < 1) return conv_add_relu_aten(x, w, b, a, residual, relu);  // libtorch words the error
+  if (oh < 1 || ow < 1 || oc < 1) return conv_add_relu_aten(x, w, b, a, residual, relu);  // libtorch words the error
   at::Tensor out;
   if (residual) {
     const auto& r = *residual;
