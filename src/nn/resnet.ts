@@ -6,7 +6,7 @@
  * @module
  */
 import { foldedConvBn, FoldedKernels, wantsChannelsLast } from "./layout.ts";
-import { type Tensor, TorchError } from "../tensor/mod.ts";
+import { noGrad, type Tensor, TorchError } from "../tensor/mod.ts";
 import { constant_, kaimingNormal_ } from "./init.ts";
 import {
   AdaptiveAvgPool2d,
@@ -293,6 +293,14 @@ export class ResNet extends Module {
   /** Folded kernels of the inference pass (see src/nn/layout.ts). */
   readonly #folded = new FoldedKernels();
 
+  /**
+   * How many (convolution, BatchNorm) pairs have folded kernels cached: those of the last
+   * inference pass, or of a training pass's frozen prefix (0 after a training pass without one).
+   */
+  get foldedKernelCount(): number {
+    return this.#folded.size;
+  }
+
   /** Frees the folded kernels of the inference pass with the parameters. */
   protected override disposeExtra(): void {
     this.#folded.clear();
@@ -301,9 +309,19 @@ export class ResNet extends Module {
   /** The feature map after layer4, (N, featureDim, H/32, W/32). */
   forwardMap(x: Tensor): Tensor {
     if (wantsChannelsLast(this.training, this.channelsLastInference, x)) return this.#mapFolded(x);
-    if (this.training && this.#folded.size > 0) this.#folded.clear(); // training: free the folds
+    // Training: a frozen prefix (no parameter learns, every BatchNorm in eval mode, as ECN freezes
+    // conv1..layer2) is an inference pass whatever the mode; it runs folded and channels-last,
+    // and the rest of the network gets a row-major copy of its output. Nothing of the prefix is
+    // recorded for backward either way (no input or parameter there needs a gradient).
+    const frozen = this.#frozenStages(x);
+    if (frozen < 0 && this.#folded.size > 0) this.#folded.clear(); // free the folds
     let y = x;
-    for (const m of [...this.#stem, ...this.#stages]) {
+    if (frozen >= 0) {
+      using prefix = noGrad(() => this.#mapFolded(x, frozen));
+      y = prefix.contiguous();
+    }
+    const rest = frozen >= 0 ? this.#stages.slice(frozen) : [...this.#stem, ...this.#stages];
+    for (const m of rest) {
       const next = m.forward(y);
       if (y !== x) y.dispose();
       y = next;
@@ -311,8 +329,26 @@ export class ResNet extends Module {
     return y;
   }
 
-  /** The inference pass: channels-last, BatchNorms folded into the convolutions. */
-  #mapFolded(x: Tensor): Tensor {
+  /**
+   * For a training pass over `x`: how many stages after the stem are frozen (-1 when the stem
+   * itself is not, or the pass is not a float32 CPU one with the inference layout enabled, or `x`
+   * needs a gradient). Frozen: no parameter requires a gradient, every BatchNorm is in eval mode.
+   */
+  #frozenStages(x: Tensor): number {
+    if (!wantsChannelsLast(false, this.channelsLastInference, x) || x.requiresGrad) return -1;
+    const frozen = (m: Module) =>
+      m.parameters().every((p) => !p.requiresGrad) &&
+      m.namedModules().every(([, s]) => !(s instanceof BatchNorm2d) || !s.training);
+    if (!this.#stem.every(frozen)) return -1;
+    const n = this.#stages.findIndex((s) => !frozen(s));
+    return n < 0 ? this.#stages.length : n;
+  }
+
+  /**
+   * The inference pass: channels-last, BatchNorms folded into the convolutions; the stem and the
+   * first `stages` stages (default all).
+   */
+  #mapFolded(x: Tensor, stages = this.#stages.length): Tensor {
     const [conv1, bn1, , maxpool] = this.#stem as [Conv2d, BatchNorm2d, Module, Module];
     let y: Tensor;
     {
@@ -320,7 +356,7 @@ export class ResNet extends Module {
       using b = foldedConvBn(conv1, bn1, input, this.#folded, { relu: true });
       y = maxpool.forward(b);
     }
-    for (const stage of this.#stages) {
+    for (const stage of this.#stages.slice(0, stages)) {
       for (let i = 0; i < stage.length; i++) {
         const next = (stage.at(i) as Block).forwardFolded(y, this.#folded, true);
         y.dispose();
