@@ -28,12 +28,17 @@ struct ConvArgs {
   int64_t stride[2], pad[2], dil[2], groups;
 };
 
+// Output size of spatial dimension i (0: height, 1: width), as at::conv2d computes it.
+int64_t out_size(const at::Tensor& x, const at::Tensor& w, const ConvArgs& a, int i) {
+  return (x.size(2 + i) + 2 * a.pad[i] - a.dil[i] * (w.size(2 + i) - 1) - 1) / a.stride[i] + 1;
+}
+
 // The residual must have the convolution's output shape (no broadcasting: it is a shortcut).
 void check_residual(const at::Tensor& x, const at::Tensor& w, const ConvArgs& a, const at::Tensor& r) {
   if (w.dim() != 4 || a.stride[0] < 1 || a.stride[1] < 1) return;  // at::conv2d words these errors
   std::vector<int64_t> want{x.size(0), w.size(0), 0, 0};
   for (int i = 0; i < 2; ++i)
-    want[2 + i] = (x.size(2 + i) + 2 * a.pad[i] - a.dil[i] * (w.size(2 + i) - 1) - 1) / a.stride[i] + 1;
+    want[2 + i] = out_size(x, w, a, i);
   if (r.sizes() != at::IntArrayRef(want)) {
     throw std::invalid_argument("conv2d_fused: residual of shape " + c10::str(r.sizes()) +
                                 " does not match the convolution's output " + c10::str(at::IntArrayRef(want)));
@@ -121,8 +126,7 @@ at::Tensor conv_add_relu_dnnl(const at::Tensor& x, const at::Tensor& w, const c1
                               bool overwrite_residual) {
   using dnnl::memory;
   const int64_t n = x.size(0), h = x.size(2), wd = x.size(3), oc = w.size(0), kh = w.size(2), kw = w.size(3);
-  const int64_t oh = (h + 2 * a.pad[0] - a.dil[0] * (kh - 1) - 1) / a.stride[0] + 1;
-  const int64_t ow = (wd + 2 * a.pad[1] - a.dil[1] * (kw - 1) - 1) / a.stride[1] + 1;
+  const int64_t oh = out_size(x, w, a, 0), ow = out_size(x, w, a, 1);
   if (oh < 1 || ow < 1 || oc < 1) return conv_add_relu_aten(x, w, b, a, residual, relu);  // libtorch words the error
   at::Tensor out;
   if (residual) {
