@@ -127,12 +127,22 @@ export {
   CHECKPOINT_FILE,
   checkpointFileOf,
   CONFIG_FILE,
+  LOG_FILE,
   type LogRecord,
   restoreRun,
+  RESULT_FILE,
   RunFolder,
   type RunPosition,
   type RunState,
 } from "./src/reid/run_folder.ts";
+export {
+  methodName,
+  type RunFigures,
+  runsTable,
+  type RunsTableOptions,
+  type RunSummary,
+  summarizeRun,
+} from "./src/reid/run_summary.ts";
 export {
   type ImagenetBackbone,
   initBackboneFrom,

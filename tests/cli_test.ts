@@ -3,7 +3,7 @@
 // equal to the training run's own, and errors that name the flag or the environment variable.
 import assert from "node:assert";
 import { join } from "node:path";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { generateSyntheticDomains } from "../src/data/synthetic/mod.ts";
@@ -101,6 +101,27 @@ Deno.test("eval: the checkpoint's figures equal the run's; eval.json and ranking
   assert.deepStrictEqual(e.cmc, result.cmc);
   assert.deepStrictEqual([e.metric, e.rerank, e.feature], ["euclidean", false, "pool5"]);
   assert.ok(readFileSync(join(run, "ranking.html"), "utf8").includes("<table>"));
+});
+
+Deno.test("results: the run folder written by train, as one table row with its figures", async () => {
+  const r = await command("results", [run, "--curve"]);
+  assert.strictEqual(r.code, 0, r.out + r.err);
+  const result = JSON.parse(readFileSync(join(run, "result.json"), "utf8"));
+  const lines = r.out.trim().split("\n");
+  assert.strictEqual(lines.length, 3, r.out); // header, rule, the run
+  const row = lines[2];
+  const cells = row.split("|").map((c) => c.trim());
+  // run, method, source -> target, passes (2 steps x 8 of T's training images), rank-1, ..., mAP
+  assert.deepStrictEqual(cells.slice(1, 4), ["run", "E+N", "S -> T"]);
+  const tSize = readdirSync(join(data.domains.T, "bounding_box_train")).length;
+  assert.strictEqual(cells[4], (16 / tSize).toFixed(1));
+  assert.strictEqual(cells[5], (100 * result.cmc[0]).toFixed(1));
+  assert.strictEqual(cells[8], (100 * result.mAP).toFixed(1));
+  assert.match(cells[12], /^\d+\.\d \/ \d+\.\d \(1\)$/);
+  const bad = await command("results", [tmp]);
+  assert.strictEqual(bad.code, 1);
+  assert.match(bad.err, /config\.json: cannot read it .*is this a run folder/);
+  assert.strictEqual((await command("results", [])).code, 2);
 });
 
 Deno.test("ECN_QUIET=1 draws no progress bars", async () => {

@@ -21,6 +21,10 @@ import type { ExemplarMemory } from "./memory.ts";
 export const CHECKPOINT_FILE = "checkpoint.safetensors";
 /** The settings' file name in a run folder. */
 export const CONFIG_FILE = "config.json";
+/** The log's file name in a run folder (one JSON record per line). */
+export const LOG_FILE = "log.jsonl";
+/** The final evaluation's file name in a run folder. */
+export const RESULT_FILE = "result.json";
 
 /** One line of the run's log.jsonl. */
 export interface LogRecord {
@@ -137,7 +141,7 @@ export class RunFolder {
   append(record: LogRecord): void {
     this.#history.push(record);
     mkdirSync(this.dir, { recursive: true });
-    Deno.writeTextFileSync(join(this.dir, "log.jsonl"), JSON.stringify(record) + "\n", {
+    Deno.writeTextFileSync(join(this.dir, LOG_FILE), JSON.stringify(record) + "\n", {
       append: true,
     });
   }
@@ -151,7 +155,7 @@ export class RunFolder {
   writeResult(e: Evaluation): void {
     mkdirSync(this.dir, { recursive: true });
     Deno.writeTextFileSync(
-      join(this.dir, "result.json"),
+      join(this.dir, RESULT_FILE),
       JSON.stringify({ ...e, top: undefined }, null, 2) + "\n",
     );
   }
