@@ -107,15 +107,25 @@ Deno.test("runsTable: ablation order, gain over source only, a running run, unkn
   const runs = [
     writeRun("ecn", {}, 4, new Map([[3, [0.4, 0.2]]])),
     writeRun("en", { camera: false }, 2, new Map([[1, [0.3, 0.15]]]), { finished: false }),
-    writeRun("src", { sourceOnly: true }, 4, new Map([[3, [0.3, 0.12]]])),
+    writeRun("src", { sourceOnly: true }, 4, new Map([[1, [0.25, 0.1]], [3, [0.3, 0.12]]])),
     writeRun("e", { camera: false, neighborhood: false }, 4, new Map([[3, [0.35, 0.13]]])),
     writeRun("elsewhere", { target: join(tmp, "absent") }, 1, none, { finished: false }),
+    writeRun("short", { epochs: 2 }, 2, new Map([[1, [0.3, 0.11]]])),
+    writeRun("late", {}, 3, new Map([[2, [0.3, 0.11]]]), { finished: false }),
   ].map((d) => summarizeRun(d));
   const table = runsTable(runs).split("\n");
-  assert.strictEqual(table.length, 7);
+  assert.strictEqual(table.length, 9);
   const rows = table.slice(2).map((l) => l.split("|").map((c) => c.trim()).slice(1, -1));
   // source only first, then E, E+N, E+C+N; the other target sorts on its own
-  assert.deepStrictEqual(rows.map((r) => r[1]), ["E+C+N", "source only", "E", "E+N", "E+C+N"]);
+  assert.deepStrictEqual(rows.map((r) => r[1]), [
+    "E+C+N",
+    "source only",
+    "E",
+    "E+N",
+    "E+C+N",
+    "E+C+N",
+    "E+C+N",
+  ]);
   const byName = new Map(rows.map((r) => [r[0], r]));
   assert.deepStrictEqual(byName.get("src")!.slice(4, 10), [
     "30.0",
@@ -132,7 +142,11 @@ Deno.test("runsTable: ablation order, gain over source only, a running run, unkn
   const running = rows.find((r) => r[0].startsWith("en "))!;
   assert.strictEqual(running[0], "en (2/4 epochs, running)");
   assert.strictEqual(running[4], "30.0");
-  assert.strictEqual(running[9], "+0.0 / +3.0");
+  // against the source-only evaluation after the same epoch, not its final figures
+  assert.strictEqual(running[9], "+5.0 / +5.0");
+  assert.strictEqual(rows.find((r) => r[0].startsWith("late "))![9], "");
+  // finished, but set up for fewer epochs than the source-only run: the same epoch too
+  assert.strictEqual(byName.get("short")![9], "+5.0 / +1.0");
   // a target that is not here: passes unknown, no figures yet, no baseline
   const away = rows.find((r) => r[0].startsWith("elsewhere"))!;
   assert.deepStrictEqual([away[3], away[4], away[9]], ["", "", ""]);

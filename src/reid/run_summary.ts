@@ -218,8 +218,10 @@ export interface RunsTableOptions {
 /**
  * A Markdown table of runs: one row per run (sorted by source, target, then the ablation order
  * source only, E, E+C, E+N, E+C+N), with rank-1/5/10, both mAPs, the gain in rank-1 and mAP over
- * the source-only run of the same source and target when there is one, passes over the target
- * and time. A run without result.json shows its last evaluation, marked "(k/n epochs, running)".
+ * the source-only run of the same source and target when there is one (final against final when
+ * both finished with as many epochs, otherwise against the source-only evaluation after the same
+ * epoch), passes over the target and time. A run without result.json shows its last evaluation,
+ * marked "(k/n epochs, running)".
  */
 export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = {}): string {
   const sorted = [...runs].sort((a, b) =>
@@ -228,12 +230,19 @@ export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = 
     a.name.localeCompare(b.name)
   );
   const shown = (r: RunSummary): RunFigures | null => r.final ?? r.curve.at(-1) ?? null;
-  const baseline = new Map<string, RunFigures>();
+  const baseline = new Map<string, RunSummary>();
   for (const r of sorted) {
-    const f = shown(r);
     const key = `${r.source}\n${r.target}`;
-    if (r.method === "source only" && r.finished && f && !baseline.has(key)) baseline.set(key, f);
+    if (r.method === "source only" && !baseline.has(key)) baseline.set(key, r);
   }
+  // The source-only figures to compare `f` with: its evaluation after the same epoch, or its
+  // final one when both runs are finished and were set up for as many epochs.
+  const against = (r: RunSummary, f: RunFigures): RunFigures | undefined => {
+    const base = baseline.get(`${r.source}\n${r.target}`);
+    if (!base || r.method === "source only") return undefined;
+    if (r.finished && base.finished && r.epochs === base.epochs && base.final) return base.final;
+    return base.curve.find((c) => c.epoch === f.epoch);
+  };
   const head = [
     "run",
     "method",
@@ -250,10 +259,8 @@ export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = 
   if (opts.curve) head.push("rank-1 / mAP per evaluation (epoch)");
   const rows = sorted.map((r) => {
     const f = shown(r);
-    const base = baseline.get(`${r.source}\n${r.target}`);
-    const gain = f && base && r.method !== "source only"
-      ? `${signed(f.rank1 - base.rank1)} / ${signed(f.mAP - base.mAP)}`
-      : "";
+    const base = f ? against(r, f) : undefined;
+    const gain = f && base ? `${signed(f.rank1 - base.rank1)} / ${signed(f.mAP - base.mAP)}` : "";
     const name = r.finished ? r.name : `${r.name} (${r.epochsDone}/${r.epochs} epochs, running)`;
     const row = [
       name,
