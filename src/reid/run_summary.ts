@@ -171,8 +171,9 @@ export function summarizeRun(dir: string, sizes: Map<string, number> = new Map()
   const targetImages = method === "source only" ? 0 : steps.length * targetBatch;
   const target = typeof config.target === "string" ? config.target : "";
   const passes = targetImages === 0 ? 0 : targetImages / targetTrainSize(target, sizes);
-  const times = records.map((r) => Date.parse(r.time)).filter((t) => Number.isFinite(t));
+  // The log is appended in time order: its first step and its last record bound the run.
   const first = steps.length > 0 ? Date.parse(steps[0].time) : NaN;
+  const last = records.length > 0 ? Date.parse(records[records.length - 1].time) : NaN;
   return {
     dir,
     name: basename(dir),
@@ -185,7 +186,7 @@ export function summarizeRun(dir: string, sizes: Map<string, number> = new Map()
     steps: steps.length,
     targetImages,
     targetPasses: passes,
-    seconds: times.length > 0 ? (Math.max(...times) - first) / 1000 : NaN,
+    seconds: (last - first) / 1000,
     final,
     curve,
     finished,
