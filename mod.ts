@@ -179,14 +179,18 @@ export {
   type Split,
 } from "./src/data/datasets.ts";
 export {
+  adjustSharpness,
   type CameraStyle,
   CamStyleIndex,
   type CamStyleMode,
   type CamStyleNaming,
   type CamStyleReport,
+  fitSharpnessTransfers,
   generateCamStyle,
   type GenerateCamStyleOptions,
   type GenerateCamStyleResult,
+  sharpnessOf,
+  type SharpnessTransfers,
 } from "./src/data/camstyle.ts";
 export {
   generateSyntheticDomains,

@@ -1,13 +1,16 @@
 import assert from "node:assert";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import {
+  adjustSharpness,
   camStyleFileName,
   CamStyleIndex,
   camStyleNamingFor,
+  fitSharpness,
   generateCamStyle,
   labToRgb,
   learnCameraStyles,
   rgbToLab,
+  sharpnessOf,
   transferStyle,
 } from "../src/data/camstyle.ts";
 import { encodePng, readImage, type RgbImage } from "../src/data/image.ts";
@@ -195,4 +198,97 @@ Deno.test("camstyle CLI refuses the shared folder and asks for --out", async () 
   }
   assert.ok(errors.join("\n").includes("refusing to write"), errors.join("\n"));
   assert.ok(errors.join("\n").includes("--out"), errors.join("\n"));
+});
+
+/** A 32x16 texture of random 2x2 blocks on a gradient: sharp, with a known structure. */
+function texture(seed: number): RgbImage {
+  const r = mulberry32(seed);
+  const w = 16, h = 32;
+  const blocks = Array.from({ length: (w / 2) * (h / 2) }, () => [r(), r(), r()]);
+  const data = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const b = blocks[(y >> 1) * (w / 2) + (x >> 1)];
+      for (let c = 0; c < 3; c++) {
+        data[3 * (y * w + x) + c] = Math.round(40 + 3 * y + 120 * b[c]);
+      }
+    }
+  }
+  return { width: w, height: h, data };
+}
+
+Deno.test("sharpness: blur lowers it, sharpening raises it, contrast leaves it", () => {
+  const img = texture(5);
+  const s = sharpnessOf(img);
+  assert.ok(Number.isFinite(s) && s > 0, `sharpness ${s}`);
+  assert.strictEqual(adjustSharpness(img, 0), img);
+  let prev = 0;
+  for (const a of [-2, -1, -0.5, 0, 0.5, 1, 2]) {
+    const v = sharpnessOf(adjustSharpness(img, a));
+    assert.ok(v > prev, `amount ${a}: sharpness ${v} not above ${prev}`);
+    prev = v;
+  }
+  // Scale-free: halving the contrast (around 128) keeps it (up to 8-bit rounding).
+  const low = { ...img, data: img.data.map((v) => Math.round(128 + (v - 128) / 2)) };
+  assert.ok(Math.abs(sharpnessOf(low) / s - 1) < 0.05, `${sharpnessOf(low)} vs ${s}`);
+  const flat = { width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(77) };
+  assert.ok(Number.isNaN(sharpnessOf(flat)));
+  assert.throws(() => adjustSharpness(img, -4), /sharpness adjustment -4 is outside -3\.\.3/);
+});
+
+Deno.test("fitSharpness recovers the blur or sharpening that made a target", () => {
+  const samples = [1, 2, 3, 4, 5].map(texture);
+  const target = (a: number) => {
+    const v = samples.map((s) => sharpnessOf(adjustSharpness(s, a))).sort((x, y) => x - y);
+    return v[2];
+  };
+  for (const a of [-1.2, -0.4, 0.6, 1.5]) {
+    const got = fitSharpness(samples, target(a));
+    assert.ok(Math.abs(got - a) < 0.1, `made with ${a}, fitted ${got}`);
+  }
+  assert.strictEqual(fitSharpness(samples, 1e-9), -3);
+  assert.strictEqual(fitSharpness(samples, 1e9), 3);
+  assert.strictEqual(fitSharpness(samples, NaN), 0);
+});
+
+Deno.test("generateCamStyle with sharpness blurs copies for a blurry camera and sharpens the reverse", async () => {
+  const root = Deno.makeTempDirSync({ prefix: "ecn_cs_sharp_" });
+  for (const d of ["bounding_box_train", "query", "bounding_box_test"]) {
+    Deno.mkdirSync(`${root}/${d}`);
+  }
+  // Camera 1 sharp, camera 2 the same kind of scene through a blurrier lens.
+  for (let k = 0; k < 4; k++) {
+    const sharp = texture(10 + k), blurry = adjustSharpness(texture(20 + k), -1);
+    Deno.writeFileSync(
+      `${root}/bounding_box_train/000${k + 1}_c1s1_00000${k}_00.png`,
+      encodePng(sharp),
+    );
+    Deno.writeFileSync(
+      `${root}/bounding_box_train/000${k + 5}_c2s1_00000${k}_00.png`,
+      encodePng(blurry),
+    );
+  }
+  Deno.writeFileSync(`${root}/query/0009_c1s1_000001_00.png`, encodePng(texture(99)));
+  Deno.writeFileSync(`${root}/bounding_box_test/0009_c2s1_000001_00.png`, encodePng(texture(98)));
+  const ds = loadReidDataset(root, { quiet: true });
+  const res = await generateCamStyle(ds, `${root}/out`, { sharpness: true, quality: 100 });
+  assert.strictEqual(res.written, 8);
+  const t = res.sharpness!;
+  assert.ok(t.sharpness[0] > 1.5 * t.sharpness[1], `camera sharpness ${t.sharpness}`);
+  assert.ok(Math.abs(t.amount[0][1] + 1) < 0.25, `c1 -> c2 ${t.amount[0][1]} (made with -1)`);
+  assert.ok(t.amount[1][0] > 0, `c2 -> c1 ${t.amount[1][0]}`);
+  const src = await readImage(ds.train.find((it) => it.cam === 0)!.path);
+  const fake = await readImage(`${root}/out/0001_c1s1_000000_00_fake_1to2.jpg`);
+  const [s0, s1, sf] = [t.sharpness[0], t.sharpness[1], sharpnessOf(fake)];
+  assert.ok(sharpnessOf(src) > 1.5 * sf, `copy not blurred: ${sharpnessOf(src)} -> ${sf}`);
+  assert.ok(
+    Math.abs(sf - s1) < Math.abs(sf - s0),
+    `copy ${sf} nearer camera 1 (${s0}) than 2 (${s1})`,
+  );
+  // Colour only (the default) leaves the sharpness as it was.
+  const plain = await generateCamStyle(ds, `${root}/plain`, { quality: 100 });
+  assert.strictEqual(plain.sharpness, undefined);
+  const kept = sharpnessOf(await readImage(`${root}/plain/0001_c1s1_000000_00_fake_1to2.jpg`));
+  assert.ok(Math.abs(kept / sharpnessOf(src) - 1) < 0.15, `${kept} vs ${sharpnessOf(src)}`);
+  Deno.removeSync(root, { recursive: true });
 });

@@ -1,5 +1,5 @@
 /**
- * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard]`: writes CamStyle images
+ * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--sharpness]`: writes CamStyle images
  * (camera-style transferred copies of every training image, for every other camera) for a data set
  * that has none. Argument parsing only; the work is in src/data/camstyle.ts.
  *
@@ -26,10 +26,12 @@ const SHARED_ROOTS: string[] = (Deno.env.get("ECN_SHARED_ROOTS") ??
   fromFileUrl(new URL("../../../shared", import.meta.url))).split(":")
   .filter((s) => s !== "");
 
-const USAGE = `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard]
+const USAGE =
+  `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--sharpness]
   --data DIR   data set in the Market-1501 layout (or MSMT17_V1 lists)
   --out DIR    where to write; default DIR/${CAMSTYLE_DIR_NAME}
   --mode M     quantile (default: per-channel histogram matching in l-alpha-beta) or reinhard
+  --sharpness  also give each copy the other camera's sharpness (blur or sharpen; default: colour only)
   --quality Q  JPEG quality, default 95
   --overwrite  rewrite existing files (default: keep them, so a stopped run resumes)`;
 
@@ -45,6 +47,7 @@ export async function main(args: string[]): Promise<number> {
         mode: { type: "string", default: "quantile" },
         quality: { type: "string", default: "95" },
         overwrite: { type: "boolean", default: false },
+        sharpness: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -90,9 +93,18 @@ export async function main(args: string[]): Promise<number> {
       mode,
       quality,
       overwrite: values.overwrite,
+      sharpness: values.sharpness,
       onProgress: (done, total) => console.log(`camstyle: ${done}/${total} source images`),
     });
     const s = ((performance.now() - t0) / 1000).toFixed(1);
+    if (res.sharpness) {
+      const f = (v: number) => (v >= 0 ? " " : "") + v.toFixed(2);
+      console.log(
+        `camstyle: camera sharpness ${res.sharpness.sharpness.map((v) => v.toFixed(3)).join(" ")}` +
+          `; adjustment from (row) to (column), <0 blur sigma, >0 unsharp amount:\n` +
+          res.sharpness.amount.map((row, i) => `  c${i + 1}: ${row.map(f).join(" ")}`).join("\n"),
+      );
+    }
     console.log(
       `camstyle: wrote ${res.written} file(s), kept ${res.kept} existing, in ${s} s -> ${out}`,
     );

@@ -311,7 +311,8 @@ function quantileMap(x: number, from: Float64Array, to: Float64Array, slope: num
  * included); "reinhard" matches only mean and standard deviation.
  *
  * How it differs from the GAN images: the mapping is global and per pixel, so it does not
- * change blur, noise, resolution, background content, pose or body shape, and it has no GAN
+ * change blur, noise, resolution (see {@link adjustSharpness} and the `sharpness` option of
+ * {@link generateCamStyle} for those), background content, pose or body shape, and it has no GAN
  * artefacts; statistics are per camera, not per scene, so a bright image stays relatively
  * bright. It is a weaker augmentation than the reference's, and results with it should say so.
  */
@@ -337,6 +338,185 @@ export function transferStyle(
   return labToRgb(out, img.width, img.height);
 }
 
+// ---------------------------------------------------------------------------------------
+// Sharpness (camera optics, resolution, compression): what a colour transfer leaves unchanged
+
+/** Strongest blur (Gaussian sigma, pixels) and sharpening (unsharp amount) a transfer applies. */
+export const MAX_SHARPNESS_ADJUST = 3;
+
+function lumaPlane(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  const d = img.data;
+  for (let i = 0; i < n; i++) {
+    out[i] = 0.299 * d[3 * i] + 0.587 * d[3 * i + 1] + 0.114 * d[3 * i + 2];
+  }
+  return out;
+}
+
+/** Sharpness of one plane: mean squared 4-neighbour Laplacian over the interior / variance. */
+function planeSharpness(p: Float32Array, w: number, h: number): number {
+  if (w < 3 || h < 3) return NaN;
+  let s = 0, s2 = 0;
+  for (let i = 0; i < w * h; i++) {
+    s += p[i];
+    s2 += p[i] * p[i];
+  }
+  const variance = s2 / (w * h) - (s / (w * h)) ** 2;
+  if (!(variance > 1e-6)) return NaN;
+  let e = 0;
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const i = y * w + x;
+      const l = 4 * p[i] - p[i - 1] - p[i + 1] - p[i - w] - p[i + w];
+      e += l * l;
+    }
+  }
+  return e / ((w - 2) * (h - 2)) / variance;
+}
+
+/**
+ * Sharpness of an image: the mean squared Laplacian of its luma divided by the luma's variance
+ * (scale-free: a brighter or more contrasted copy of the same scene has the same value). Blur
+ * lowers it; sharpening, noise and compression artefacts raise it. NaN for a flat image or one
+ * smaller than 3x3.
+ */
+export function sharpnessOf(img: RgbImage): number {
+  return planeSharpness(lumaPlane(img), img.width, img.height);
+}
+
+/** Separable Gaussian blur of one plane, edges clamped. */
+function blurPlane(p: Float32Array, w: number, h: number, sigma: number): Float32Array {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const k = new Float32Array(2 * r + 1);
+  let sum = 0;
+  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < k.length; i++) k[i] /= sum;
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      let v = 0;
+      for (let i = -r; i <= r; i++) v += k[i + r] * p[row + Math.min(w - 1, Math.max(0, x + i))];
+      tmp[row + x] = v;
+    }
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let v = 0;
+      for (let i = -r; i <= r; i++) {
+        v += k[i + r] * tmp[Math.min(h - 1, Math.max(0, y + i)) * w + x];
+      }
+      out[y * w + x] = v;
+    }
+  }
+  return out;
+}
+
+/** {@link adjustSharpness} on one plane, without clamping. */
+function adjustPlane(p: Float32Array, w: number, h: number, amount: number): Float32Array {
+  if (amount === 0) return p;
+  if (amount < 0) return blurPlane(p, w, h, -amount);
+  const b = blurPlane(p, w, h, 1);
+  const out = new Float32Array(p.length);
+  for (let i = 0; i < p.length; i++) out[i] = p[i] + amount * (p[i] - b[i]);
+  return out;
+}
+
+/**
+ * Makes an image blurrier or sharper: `amount` < 0 blurs with a Gaussian of sigma `-amount`
+ * pixels, `amount` > 0 sharpens with an unsharp mask (`x + amount * (x - blur_1(x))`), 0 returns
+ * the image unchanged. Both are linear filters, so the luma of the result is the filtered luma.
+ */
+export function adjustSharpness(img: RgbImage, amount: number): RgbImage {
+  if (!Number.isFinite(amount) || Math.abs(amount) > MAX_SHARPNESS_ADJUST) {
+    throw new Error(
+      `sharpness adjustment ${amount} is outside -${MAX_SHARPNESS_ADJUST}..${MAX_SHARPNESS_ADJUST}`,
+    );
+  }
+  if (amount === 0) return img;
+  const { width: w, height: h } = img;
+  const n = w * h;
+  const data = new Uint8Array(3 * n);
+  const plane = new Float32Array(n);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < n; i++) plane[i] = img.data[3 * i + c];
+    const out = adjustPlane(plane, w, h, amount);
+    for (let i = 0; i < n; i++) {
+      const v = out[i];
+      data[3 * i + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+    }
+  }
+  return { width: w, height: h, data };
+}
+
+function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/**
+ * The adjustment (see {@link adjustSharpness}) that brings the median sharpness of `samples` to
+ * `target`, by bisection (sharpness grows with the amount); clamped to
+ * ±{@link MAX_SHARPNESS_ADJUST}; 0 when the samples or the target carry no measurable sharpness.
+ */
+export function fitSharpness(samples: readonly RgbImage[], target: number): number {
+  const planes = samples.map((s) => ({ p: lumaPlane(s), w: s.width, h: s.height }));
+  const at = (a: number) =>
+    median(planes.map((q) => planeSharpness(adjustPlane(q.p, q.w, q.h, a), q.w, q.h)));
+  const now = at(0);
+  if (!Number.isFinite(target) || !Number.isFinite(now)) return 0;
+  let lo = -MAX_SHARPNESS_ADJUST, hi = MAX_SHARPNESS_ADJUST;
+  if (target <= at(lo)) return lo;
+  if (target >= at(hi)) return hi;
+  if (target < now) hi = 0;
+  else lo = 0;
+  for (let it = 0; it < 14; it++) {
+    const mid = (lo + hi) / 2;
+    if (at(mid) < target) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** Result of {@link fitSharpnessTransfers}. */
+export interface SharpnessTransfers {
+  /** Per 0-based camera, the median sharpness ({@link sharpnessOf}) of its sampled images. */
+  sharpness: number[];
+  /** `amount[from][to]`: the adjustment that gives camera `from`'s images `to`'s sharpness. */
+  amount: number[][];
+}
+
+/**
+ * Measures every camera's sharpness from its training images (at most `imagesPerCam`, evenly
+ * spread, deterministic) and fits, for every ordered pair of cameras, the blur or sharpening that
+ * gives the first camera's images the second's median sharpness.
+ */
+export async function fitSharpnessTransfers(
+  dataset: ReidDataset,
+  opts: { imagesPerCam?: number } = {},
+): Promise<SharpnessTransfers> {
+  const per = opts.imagesPerCam ?? 64;
+  const samples: RgbImage[][] = [];
+  for (let cam = 0; cam < dataset.numCams; cam++) {
+    const items = dataset.train.filter((it) => it.cam === cam);
+    const used = Math.min(per, items.length);
+    const imgs: RgbImage[] = [];
+    for (let j = 0; j < used; j++) {
+      imgs.push(await readImage(items[Math.floor((j * items.length) / used)].path));
+    }
+    samples.push(imgs);
+  }
+  const sharpness = samples.map((imgs) => median(imgs.map(sharpnessOf)));
+  const amount = samples.map((imgs, from) =>
+    sharpness.map((target, to) => (to === from ? 0 : fitSharpness(imgs, target)))
+  );
+  return { sharpness, amount };
+}
+
 /** Options of {@link generateCamStyle}. */
 export interface GenerateCamStyleOptions {
   /** Transfer variant; default "quantile". */
@@ -349,6 +529,11 @@ export interface GenerateCamStyleOptions {
   maxImagesPerCam?: number;
   /** Rewrite files that already exist; default false (resumes an interrupted run). */
   overwrite?: boolean;
+  /**
+   * Also transfer each camera's sharpness ({@link fitSharpnessTransfers}): blur a copy going to a
+   * blurrier camera, sharpen one going to a sharper camera; default false (colour only).
+   */
+  sharpness?: boolean;
   /** Called every 500 source images and at the end. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -363,12 +548,15 @@ export interface GenerateCamStyleResult {
   kept: number;
   /** The learned camera styles. */
   styles: CameraStyle[];
+  /** The fitted sharpness transfers, when `sharpness` was asked for. */
+  sharpness?: SharpnessTransfers;
 }
 
 /**
  * Writes a CamStyle folder for a data set that has none: for every training image and every
- * other camera, a copy in that camera's style ({@link transferStyle}), named as the reference
- * expects, so {@link CamStyleIndex} finds it.
+ * other camera, a copy in that camera's style ({@link transferStyle}, then with `sharpness` that
+ * camera's sharpness, {@link adjustSharpness}), named as the reference expects, so
+ * {@link CamStyleIndex} finds it.
  */
 export async function generateCamStyle(
   dataset: ReidDataset,
@@ -390,6 +578,7 @@ export async function generateCamStyle(
     throw new Error(`cannot create the CamStyle folder ${outDir}: ${(e as Error).message}`);
   }
   const styles = await learnCameraStyles(dataset, { maxImagesPerCam: opts.maxImagesPerCam });
+  const sharpness = opts.sharpness ? await fitSharpnessTransfers(dataset) : undefined;
   const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
   let written = 0, kept = 0;
   const total = dataset.train.length;
@@ -407,14 +596,15 @@ export async function generateCamStyle(
       const img = await readImage(item.path);
       const lab = rgbToLab(img);
       for (const [c, name] of names) {
-        const out = transferStyle(img, styles[item.cam], styles[c], mode, lab);
+        let out = transferStyle(img, styles[item.cam], styles[c], mode, lab);
+        if (sharpness) out = adjustSharpness(out, sharpness.amount[item.cam][c]);
         await Deno.writeFile(join(outDir, name), encodeJpeg(out, quality));
         written++;
       }
     }
     if (opts.onProgress && ((k + 1) % 500 === 0 || k + 1 === total)) opts.onProgress(k + 1, total);
   }
-  return { outDir, written, kept, styles };
+  return { outDir, written, kept, styles, sharpness };
 }
 
 /**
