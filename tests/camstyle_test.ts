@@ -170,6 +170,7 @@ Deno.test("generateCamStyle writes every copy and moves colours towards the targ
     "0002_c2s1_000001_00_fake_2to1.jpg",
     "0003_c1s1_000002_00_fake_1to2.jpg",
     "0003_c2s1_000002_00_fake_2to1.jpg",
+    "camstyle.json",
   ]);
   const fake = await readImage(`${out}/0001_c1s1_000000_00_fake_1to2.jpg`);
   assert.deepStrictEqual([fake.width, fake.height], [src.width, src.height]);
@@ -290,5 +291,31 @@ Deno.test("generateCamStyle with sharpness blurs copies for a blurry camera and 
   assert.strictEqual(plain.sharpness, undefined);
   const kept = sharpnessOf(await readImage(`${root}/plain/0001_c1s1_000000_00_fake_1to2.jpg`));
   assert.ok(Math.abs(kept / sharpnessOf(src) - 1) < 0.15, `${kept} vs ${sharpnessOf(src)}`);
+  Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("generateCamStyle refuses to resume a folder made with other settings", async () => {
+  const root = makeDataset();
+  const ds = loadReidDataset(root, { quiet: true });
+  const out = `${root}/generated`;
+  await generateCamStyle(ds, out, { quality: 90 });
+  const manifest = JSON.parse(Deno.readTextFileSync(`${out}/camstyle.json`));
+  assert.deepStrictEqual(manifest, {
+    mode: "quantile",
+    sharpness: false,
+    quality: 90,
+    naming: "pair",
+  });
+  await assert.rejects(
+    () => generateCamStyle(ds, out, { quality: 90, sharpness: true }),
+    (e: Error) =>
+      e.message.includes(`${out}/camstyle.json`) && e.message.includes('"sharpness":true') &&
+      e.message.includes("--overwrite"),
+  );
+  // Nothing was rewritten by the refused run; the same settings resume; overwrite remakes.
+  assert.deepStrictEqual((await generateCamStyle(ds, out, { quality: 90 })).written, 0);
+  const again = await generateCamStyle(ds, out, { quality: 90, sharpness: true, overwrite: true });
+  assert.strictEqual(again.written, 6);
+  assert.strictEqual(JSON.parse(Deno.readTextFileSync(`${out}/camstyle.json`)).sharpness, true);
   Deno.removeSync(root, { recursive: true });
 });

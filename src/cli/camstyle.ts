@@ -33,7 +33,8 @@ const USAGE =
   --mode M     quantile (default: per-channel histogram matching in l-alpha-beta) or reinhard
   --sharpness  also give each copy the other camera's sharpness (blur or sharpen; default: colour only)
   --quality Q  JPEG quality, default 95
-  --overwrite  rewrite existing files (default: keep them, so a stopped run resumes)`;
+  --overwrite  rewrite existing files (default: keep them, so a stopped run resumes with the
+               settings recorded in DIR/camstyle.json)`;
 
 /** Runs the command with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {

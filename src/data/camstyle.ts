@@ -19,6 +19,12 @@ export type CamStyleNaming = "pair" | "target";
 /** The reference's folder name for CamStyle images, next to `bounding_box_train/`. */
 export const CAMSTYLE_DIR_NAME = "bounding_box_train_camstyle";
 
+/**
+ * File that {@link generateCamStyle} writes beside the copies: the settings they were made with
+ * (mode, sharpness, JPEG quality, naming), checked when a stopped run is resumed.
+ */
+export const CAMSTYLE_MANIFEST = "camstyle.json";
+
 /** The naming the reference uses for a data set: "target" when its root or name says MSMT. */
 export function camStyleNamingFor(dataset: ReidDataset): CamStyleNaming {
   return /msmt/i.test(dataset.root) || /msmt/i.test(dataset.name) ? "target" : "pair";
@@ -577,9 +583,29 @@ export async function generateCamStyle(
   } catch (e) {
     throw new Error(`cannot create the CamStyle folder ${outDir}: ${(e as Error).message}`);
   }
+  // The settings the copies are made with, kept beside them: a resumed run must not mix copies
+  // made one way with copies made another.
+  const settings = { mode, sharpness: opts.sharpness === true, quality, naming };
+  const manifest = join(outDir, CAMSTYLE_MANIFEST);
+  const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
+  if (existing.has(CAMSTYLE_MANIFEST)) {
+    let before: unknown;
+    try {
+      before = JSON.parse(Deno.readTextFileSync(manifest));
+    } catch (e) {
+      throw new Error(`cannot read the CamStyle settings ${manifest}: ${(e as Error).message}`);
+    }
+    if (JSON.stringify(before) !== JSON.stringify(settings)) {
+      throw new Error(
+        `${outDir} holds CamStyle images made with ${JSON.stringify(before)} (${manifest}); ` +
+          `this run asks for ${JSON.stringify(settings)}: pass overwrite (--overwrite) to remake ` +
+          `them, or write to another folder`,
+      );
+    }
+  }
+  Deno.writeTextFileSync(manifest, JSON.stringify(settings) + "\n");
   const styles = await learnCameraStyles(dataset, { maxImagesPerCam: opts.maxImagesPerCam });
   const sharpness = opts.sharpness ? await fitSharpnessTransfers(dataset) : undefined;
-  const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
   let written = 0, kept = 0;
   const total = dataset.train.length;
   for (let k = 0; k < total; k++) {
