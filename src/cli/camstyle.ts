@@ -1,7 +1,7 @@
 /**
- * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--sharpness]`: writes CamStyle images
- * (camera-style transferred copies of every training image, for every other camera) for a data set
- * that has none. Argument parsing only; the work is in src/data/camstyle.ts.
+ * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--sharpness]`: writes
+ * CamStyle images (camera-style transferred copies of every training image, for every other
+ * camera) for a data set that has none. Argument parsing only; the work is in src/data/camstyle.ts.
  *
  * @module
  */

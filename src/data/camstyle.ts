@@ -12,6 +12,7 @@
 
 import type { ReidDataset, ReidItem } from "./datasets.ts";
 import { encodeJpeg, readImage, type RgbImage } from "./image.ts";
+import { gaussianBlur } from "./filters.ts";
 
 /** "pair": `{stem}_fake_{c}to{c'}.jpg` (Market, Duke); "target": `{stem}_fake_{c'}.jpg` (MSMT17). */
 export type CamStyleNaming = "pair" | "target";
@@ -391,42 +392,23 @@ export function sharpnessOf(img: RgbImage): number {
   return planeSharpness(lumaPlane(img), img.width, img.height);
 }
 
-/** Separable Gaussian blur of one plane, edges clamped. */
-function blurPlane(p: Float32Array, w: number, h: number, sigma: number): Float32Array {
-  const r = Math.max(1, Math.ceil(3 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i] /= sum;
-  const tmp = new Float32Array(w * h);
-  const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      let v = 0;
-      for (let i = -r; i <= r; i++) v += k[i + r] * p[row + Math.min(w - 1, Math.max(0, x + i))];
-      tmp[row + x] = v;
-    }
+/**
+ * {@link adjustSharpness} on an interleaved float buffer, without clamping; returns `buf` itself
+ * for 0.
+ */
+function adjusted(
+  buf: Float32Array,
+  w: number,
+  h: number,
+  channels: number,
+  amount: number,
+): Float32Array {
+  if (amount === 0) return buf;
+  const out = Float32Array.from(buf);
+  gaussianBlur(out, w, h, channels, amount < 0 ? -amount : 1);
+  if (amount > 0) {
+    for (let i = 0; i < buf.length; i++) out[i] = buf[i] + amount * (buf[i] - out[i]);
   }
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let v = 0;
-      for (let i = -r; i <= r; i++) {
-        v += k[i + r] * tmp[Math.min(h - 1, Math.max(0, y + i)) * w + x];
-      }
-      out[y * w + x] = v;
-    }
-  }
-  return out;
-}
-
-/** {@link adjustSharpness} on one plane, without clamping. */
-function adjustPlane(p: Float32Array, w: number, h: number, amount: number): Float32Array {
-  if (amount === 0) return p;
-  if (amount < 0) return blurPlane(p, w, h, -amount);
-  const b = blurPlane(p, w, h, 1);
-  const out = new Float32Array(p.length);
-  for (let i = 0; i < p.length; i++) out[i] = p[i] + amount * (p[i] - b[i]);
   return out;
 }
 
@@ -442,19 +424,13 @@ export function adjustSharpness(img: RgbImage, amount: number): RgbImage {
     );
   }
   if (amount === 0) return img;
-  const { width: w, height: h } = img;
-  const n = w * h;
-  const data = new Uint8Array(3 * n);
-  const plane = new Float32Array(n);
-  for (let c = 0; c < 3; c++) {
-    for (let i = 0; i < n; i++) plane[i] = img.data[3 * i + c];
-    const out = adjustPlane(plane, w, h, amount);
-    for (let i = 0; i < n; i++) {
-      const v = out[i];
-      data[3 * i + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-    }
+  const out = adjusted(Float32Array.from(img.data), img.width, img.height, 3, amount);
+  const data = new Uint8Array(out.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = out[i];
+    data[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
   }
-  return { width: w, height: h, data };
+  return { width: img.width, height: img.height, data };
 }
 
 function median(values: number[]): number {
@@ -465,27 +441,38 @@ function median(values: number[]): number {
 }
 
 /**
+ * A fitter for one set of samples: the lumas and the median sharpness at no, the strongest blur and
+ * the strongest sharpening are computed once, then each target costs only its bisection.
+ */
+function sharpnessFitter(samples: readonly RgbImage[]): (target: number) => number {
+  const planes = samples.map((s) => ({ p: lumaPlane(s), w: s.width, h: s.height }));
+  const at = (a: number) =>
+    median(planes.map((q) => planeSharpness(adjusted(q.p, q.w, q.h, 1, a), q.w, q.h)));
+  const now = at(0);
+  if (!Number.isFinite(now)) return () => 0;
+  const M = MAX_SHARPNESS_ADJUST;
+  const least = at(-M), most = at(M);
+  return (target) => {
+    if (!Number.isFinite(target)) return 0;
+    if (target <= least) return -M;
+    if (target >= most) return M;
+    let lo = target < now ? -M : 0, hi = target < now ? 0 : M;
+    for (let it = 0; it < 14; it++) {
+      const mid = (lo + hi) / 2;
+      if (at(mid) < target) lo = mid;
+      else hi = mid;
+    }
+    return (lo + hi) / 2;
+  };
+}
+
+/**
  * The adjustment (see {@link adjustSharpness}) that brings the median sharpness of `samples` to
  * `target`, by bisection (sharpness grows with the amount); clamped to
  * ±{@link MAX_SHARPNESS_ADJUST}; 0 when the samples or the target carry no measurable sharpness.
  */
 export function fitSharpness(samples: readonly RgbImage[], target: number): number {
-  const planes = samples.map((s) => ({ p: lumaPlane(s), w: s.width, h: s.height }));
-  const at = (a: number) =>
-    median(planes.map((q) => planeSharpness(adjustPlane(q.p, q.w, q.h, a), q.w, q.h)));
-  const now = at(0);
-  if (!Number.isFinite(target) || !Number.isFinite(now)) return 0;
-  let lo = -MAX_SHARPNESS_ADJUST, hi = MAX_SHARPNESS_ADJUST;
-  if (target <= at(lo)) return lo;
-  if (target >= at(hi)) return hi;
-  if (target < now) hi = 0;
-  else lo = 0;
-  for (let it = 0; it < 14; it++) {
-    const mid = (lo + hi) / 2;
-    if (at(mid) < target) lo = mid;
-    else hi = mid;
-  }
-  return (lo + hi) / 2;
+  return sharpnessFitter(samples)(target);
 }
 
 /** Result of {@link fitSharpnessTransfers}. */
@@ -517,9 +504,10 @@ export async function fitSharpnessTransfers(
     samples.push(imgs);
   }
   const sharpness = samples.map((imgs) => median(imgs.map(sharpnessOf)));
-  const amount = samples.map((imgs, from) =>
-    sharpness.map((target, to) => (to === from ? 0 : fitSharpness(imgs, target)))
-  );
+  const amount = samples.map((imgs, from) => {
+    const fit = sharpnessFitter(imgs);
+    return sharpness.map((target, to) => (to === from ? 0 : fit(target)));
+  });
   return { sharpness, amount };
 }
 

@@ -10,6 +10,7 @@ import type { RgbImage } from "../image.ts";
 import type { Camera } from "./cameras.ts";
 import { gauss, type RandomSource } from "../../util/random.ts";
 import { H, W } from "./raster.ts";
+import { gaussianBlur } from "../filters.ts";
 
 /** Camera pipeline: exposure, white balance, tone, saturation, blur, noise; then 8-bit. */
 export function applyCamera(buf: Float32Array, cam: Camera, r: RandomSource): RgbImage {
@@ -29,7 +30,7 @@ export function applyCamera(buf: Float32Array, cam: Camera, r: RandomSource): Rg
     buf[o + 1] = lookup(lut, G);
     buf[o + 2] = lookup(lut, B);
   }
-  if (cam.blur > 0.3) gaussianBlur(buf, cam.blur);
+  if (cam.blur > 0.3) gaussianBlur(buf, W, H, 3, cam.blur, Math.ceil(cam.blur * 2.5));
   const data = new Uint8Array(3 * n);
   // Sum of three uniforms: near-Gaussian sensor noise without a log/cos per value.
   const k = cam.noise * 2 * 255;
@@ -56,39 +57,6 @@ function lookup(lut: Float32Array, v: number): number {
   const x = (v <= 0 ? 0 : v >= LUT_MAX ? LUT_MAX : v) * (LUT_SIZE / LUT_MAX);
   const i = Math.min(LUT_SIZE - 1, Math.floor(x));
   return lut[i] + (lut[i + 1] - lut[i]) * (x - i);
-}
-
-function gaussianBlur(buf: Float32Array, sigma: number): void {
-  const rad = Math.ceil(sigma * 2.5);
-  const k = new Float32Array(2 * rad + 1);
-  let s = 0;
-  for (let i = -rad; i <= rad; i++) s += k[i + rad] = Math.exp(-(i * i) / (2 * sigma * sigma));
-  for (let i = 0; i < k.length; i++) k[i] /= s;
-  const tmp = new Float32Array(buf.length);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        for (let i = -rad; i <= rad; i++) {
-          const xx = x + i < 0 ? 0 : x + i >= W ? W - 1 : x + i;
-          acc += k[i + rad] * buf[(y * W + xx) * 3 + c];
-        }
-        tmp[(y * W + x) * 3 + c] = acc;
-      }
-    }
-  }
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      for (let c = 0; c < 3; c++) {
-        let acc = 0;
-        for (let i = -rad; i <= rad; i++) {
-          const yy = y + i < 0 ? 0 : y + i >= H ? H - 1 : y + i;
-          acc += k[i + rad] * tmp[(yy * W + x) * 3 + c];
-        }
-        buf[(y * W + x) * 3 + c] = acc;
-      }
-    }
-  }
 }
 
 /** Flips the image left to right in place. */
