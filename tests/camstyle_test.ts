@@ -201,6 +201,28 @@ Deno.test("camstyle CLI refuses the shared folder and asks for --out", async () 
   assert.ok(errors.join("\n").includes("--out"), errors.join("\n"));
 });
 
+Deno.test("camstyle CLI: sharpness by default, --colour-only without, not both", async () => {
+  const root = makeDataset();
+  const [log, err] = [console.log, console.error];
+  const errors: string[] = [];
+  console.log = () => {};
+  console.error = (...a: unknown[]) => errors.push(a.join(" "));
+  try {
+    const settings = (dir: string) =>
+      JSON.parse(Deno.readTextFileSync(`${root}/${dir}/camstyle.json`)).sharpness;
+    assert.strictEqual(await camstyleMain(["--data", root, "--out", `${root}/a`]), 0);
+    assert.strictEqual(settings("a"), true);
+    const colourOnly = ["--data", root, "--out", `${root}/b`, "--colour-only"];
+    assert.strictEqual(await camstyleMain(colourOnly), 0);
+    assert.strictEqual(settings("b"), false);
+    assert.strictEqual(await camstyleMain([...colourOnly, "--sharpness"]), 2);
+  } finally {
+    [console.log, console.error] = [log, err];
+  }
+  assert.ok(errors.join("\n").includes("--sharpness and --colour-only"), errors.join("\n"));
+  Deno.removeSync(root, { recursive: true });
+});
+
 /** A 32x16 texture of random 2x2 blocks on a gradient: sharp, with a known structure. */
 function texture(seed: number): RgbImage {
   const r = mulberry32(seed);
@@ -286,8 +308,10 @@ Deno.test("generateCamStyle with sharpness blurs copies for a blurry camera and 
     Math.abs(sf - s1) < Math.abs(sf - s0),
     `copy ${sf} nearer camera 1 (${s0}) than 2 (${s1})`,
   );
-  // Colour only (the default) leaves the sharpness as it was.
-  const plain = await generateCamStyle(ds, `${root}/plain`, { quality: 100 });
+  // The default transfers sharpness too; colour only leaves it as it was.
+  const byDefault = await generateCamStyle(ds, `${root}/default`, { quality: 100 });
+  assert.deepStrictEqual(byDefault.sharpness, t);
+  const plain = await generateCamStyle(ds, `${root}/plain`, { quality: 100, sharpness: false });
   assert.strictEqual(plain.sharpness, undefined);
   const kept = sharpnessOf(await readImage(`${root}/plain/0001_c1s1_000000_00_fake_1to2.jpg`));
   assert.ok(Math.abs(kept / sharpnessOf(src) - 1) < 0.15, `${kept} vs ${sharpnessOf(src)}`);
@@ -298,7 +322,7 @@ Deno.test("generateCamStyle refuses to resume a folder made with other settings"
   const root = makeDataset();
   const ds = loadReidDataset(root, { quiet: true });
   const out = `${root}/generated`;
-  await generateCamStyle(ds, out, { quality: 90 });
+  await generateCamStyle(ds, out, { quality: 90, sharpness: false });
   const manifest = JSON.parse(Deno.readTextFileSync(`${out}/camstyle.json`));
   assert.deepStrictEqual(manifest, {
     mode: "quantile",
@@ -306,16 +330,25 @@ Deno.test("generateCamStyle refuses to resume a folder made with other settings"
     quality: 90,
     naming: "pair",
   });
+  // The default (sharpness too) does not resume a colour-only folder.
   await assert.rejects(
-    () => generateCamStyle(ds, out, { quality: 90, sharpness: true }),
+    () => generateCamStyle(ds, out, { quality: 90 }),
     (e: Error) =>
       e.message.includes(`${out}/camstyle.json`) && e.message.includes('"sharpness":true') &&
       e.message.includes("--overwrite"),
   );
   // Nothing was rewritten by the refused run; the same settings resume; overwrite remakes.
-  assert.deepStrictEqual((await generateCamStyle(ds, out, { quality: 90 })).written, 0);
-  const again = await generateCamStyle(ds, out, { quality: 90, sharpness: true, overwrite: true });
+  const same = await generateCamStyle(ds, out, { quality: 90, sharpness: false });
+  assert.deepStrictEqual(same.written, 0);
+  const again = await generateCamStyle(ds, out, { quality: 90, overwrite: true });
   assert.strictEqual(again.written, 6);
   assert.strictEqual(JSON.parse(Deno.readTextFileSync(`${out}/camstyle.json`)).sharpness, true);
+  // Copies without a manifest (made before it existed): their settings are unknown.
+  Deno.removeSync(`${out}/camstyle.json`);
+  await assert.rejects(
+    () => generateCamStyle(ds, out, { quality: 90 }),
+    (e: Error) => e.message.includes("6 CamStyle image(s) but no camstyle.json"),
+  );
+  assert.strictEqual((await generateCamStyle(ds, out, { overwrite: true })).written, 6);
   Deno.removeSync(root, { recursive: true });
 });

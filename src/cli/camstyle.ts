@@ -1,5 +1,5 @@
 /**
- * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--sharpness]`: writes
+ * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--colour-only]`: writes
  * CamStyle images (camera-style transferred copies of every training image, for every other
  * camera) for a data set that has none. Argument parsing only; the work is in src/data/camstyle.ts.
  *
@@ -27,14 +27,15 @@ const SHARED_ROOTS: string[] = (Deno.env.get("ECN_SHARED_ROOTS") ??
   .filter((s) => s !== "");
 
 const USAGE =
-  `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--sharpness]
-  --data DIR   data set in the Market-1501 layout (or MSMT17_V1 lists)
-  --out DIR    where to write; default DIR/${CAMSTYLE_DIR_NAME}
-  --mode M     quantile (default: per-channel histogram matching in l-alpha-beta) or reinhard
-  --sharpness  also give each copy the other camera's sharpness (blur or sharpen; default: colour only)
-  --quality Q  JPEG quality, default 95
-  --overwrite  rewrite existing files (default: keep them, so a stopped run resumes with the
-               settings recorded in DIR/camstyle.json)`;
+  `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--colour-only]
+  --data DIR     data set in the Market-1501 layout (or MSMT17_V1 lists)
+  --out DIR      where to write; default DIR/${CAMSTYLE_DIR_NAME}
+  --mode M       quantile (default: per-channel histogram matching in l-alpha-beta) or reinhard
+  --colour-only  transfer the other camera's colours only; by default each copy also gets that
+                 camera's sharpness (blurred or sharpened; --sharpness, accepted, is the default)
+  --quality Q    JPEG quality, default 95
+  --overwrite    rewrite existing files (default: keep them, so a stopped run resumes with the
+                 settings recorded in DIR/camstyle.json)`;
 
 /** Runs the command with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -49,6 +50,7 @@ export async function main(args: string[]): Promise<number> {
         quality: { type: "string", default: "95" },
         overwrite: { type: "boolean", default: false },
         sharpness: { type: "boolean", default: false },
+        "colour-only": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -68,6 +70,10 @@ export async function main(args: string[]): Promise<number> {
   const mode = values.mode as CamStyleMode;
   if (mode !== "quantile" && mode !== "reinhard") {
     console.error(`--mode must be quantile or reinhard, got "${values.mode}"\n${USAGE}`);
+    return 2;
+  }
+  if (values.sharpness && values["colour-only"]) {
+    console.error(`--sharpness and --colour-only contradict each other\n${USAGE}`);
     return 2;
   }
   const quality = Number(values.quality);
@@ -94,7 +100,7 @@ export async function main(args: string[]): Promise<number> {
       mode,
       quality,
       overwrite: values.overwrite,
-      sharpness: values.sharpness,
+      sharpness: !values["colour-only"],
       onProgress: (done, total) => console.log(`camstyle: ${done}/${total} source images`),
     });
     const s = ((performance.now() - t0) / 1000).toFixed(1);

@@ -318,9 +318,9 @@ function quantileMap(x: number, from: Float64Array, to: Float64Array, slope: num
  * included); "reinhard" matches only mean and standard deviation.
  *
  * How it differs from the GAN images: the mapping is global and per pixel, so it does not
- * change blur, noise, resolution (see {@link adjustSharpness} and the `sharpness` option of
- * {@link generateCamStyle} for those), background content, pose or body shape, and it has no GAN
- * artefacts; statistics are per camera, not per scene, so a bright image stays relatively
+ * change blur (that is {@link adjustSharpness}, the `sharpness` option of
+ * {@link generateCamStyle}), noise, resolution, background content, pose or body shape, and it
+ * has no GAN artefacts; statistics are per camera, not per scene, so a bright image stays relatively
  * bright. It is a weaker augmentation than the reference's, and results with it should say so.
  */
 export function transferStyle(
@@ -525,7 +525,7 @@ export interface GenerateCamStyleOptions {
   overwrite?: boolean;
   /**
    * Also transfer each camera's sharpness ({@link fitSharpnessTransfers}): blur a copy going to a
-   * blurrier camera, sharpen one going to a sharper camera; default false (colour only).
+   * blurrier camera, sharpen one going to a sharper camera; default true (false: colour only).
    */
   sharpness?: boolean;
   /** Called every 500 source images and at the end. */
@@ -542,7 +542,7 @@ export interface GenerateCamStyleResult {
   kept: number;
   /** The learned camera styles. */
   styles: CameraStyle[];
-  /** The fitted sharpness transfers, when `sharpness` was asked for. */
+  /** The fitted sharpness transfers; absent for colour-only copies (`sharpness: false`). */
   sharpness?: SharpnessTransfers;
 }
 
@@ -573,9 +573,17 @@ export async function generateCamStyle(
   }
   // The settings the copies are made with, kept beside them: a resumed run must not mix copies
   // made one way with copies made another.
-  const settings = { mode, sharpness: opts.sharpness === true, quality, naming };
+  const settings = { mode, sharpness: opts.sharpness ?? true, quality, naming };
   const manifest = join(outDir, CAMSTYLE_MANIFEST);
   const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
+  const copies = [...existing].filter((n) => n.includes("_fake_")).length;
+  if (copies > 0 && !existing.has(CAMSTYLE_MANIFEST)) {
+    throw new Error(
+      `${outDir} holds ${copies} CamStyle image(s) but no ${CAMSTYLE_MANIFEST}: they were made ` +
+        `before the settings were recorded (then colour only by default), so a resumed run could ` +
+        `mix two kinds; pass overwrite (--overwrite) to remake them, or write to another folder`,
+    );
+  }
   if (existing.has(CAMSTYLE_MANIFEST)) {
     let before: unknown;
     try {
@@ -593,7 +601,7 @@ export async function generateCamStyle(
   }
   Deno.writeTextFileSync(manifest, JSON.stringify(settings) + "\n");
   const styles = await learnCameraStyles(dataset, { maxImagesPerCam: opts.maxImagesPerCam });
-  const sharpness = opts.sharpness ? await fitSharpnessTransfers(dataset) : undefined;
+  const sharpness = settings.sharpness ? await fitSharpnessTransfers(dataset) : undefined;
   let written = 0, kept = 0;
   const total = dataset.train.length;
   for (let k = 0; k < total; k++) {

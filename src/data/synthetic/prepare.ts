@@ -26,6 +26,9 @@ export type SyntheticPrepareEvent =
     dir: string;
   };
 
+/** How the target's CamStyle copies are made: the generator's defaults (colour and sharpness). */
+const SYNTHETIC_CAMSTYLE = { sharpness: true } as const;
+
 /** The folders of the prepared synthetic data. */
 export interface PreparedSynthetic {
   /** The labelled source domain (A). */
@@ -51,14 +54,20 @@ export async function prepareSynthetic(
   const source = res.domains[names[0]];
   const target = res.domains[names[1]];
   const camstyle = join(dataDir, `${names[1]}_camstyle`);
+  // The marker holds the settings the copies were made with: copies of older images carry the
+  // same names, and copies made with other settings (colour only, before sharpness became the
+  // default) are remade, not mixed.
   const done = join(camstyle, ".complete");
-  // Copies of older images carry the same names: regenerate them with the data.
-  if (res.generated && existsSync(camstyle)) Deno.removeSync(camstyle, { recursive: true });
+  const settings = JSON.stringify(SYNTHETIC_CAMSTYLE);
+  const current = existsSync(done) ? Deno.readTextFileSync(done) : undefined;
+  if ((res.generated || current !== settings) && existsSync(camstyle)) {
+    Deno.removeSync(camstyle, { recursive: true });
+  }
   if ((opts.camStyle ?? true) && !existsSync(done)) {
     const ds = loadReidDataset(target);
     emit({ kind: "camstyle", domain: names[1], dir: camstyle });
-    await generateCamStyle(ds, camstyle, {});
-    Deno.writeTextFileSync(done, "");
+    await generateCamStyle(ds, camstyle, SYNTHETIC_CAMSTYLE);
+    Deno.writeTextFileSync(done, settings);
   }
   return { source, target, camstyle };
 }
