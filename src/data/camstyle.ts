@@ -442,17 +442,20 @@ function median(values: number[]): number {
 
 /**
  * A fitter for one set of samples: the lumas and the median sharpness at no, the strongest blur and
- * the strongest sharpening are computed once, then each target costs only its bisection.
+ * the strongest sharpening are computed once, then each target costs only its bisection. `median`:
+ * the samples' median sharpness as they are.
  */
-function sharpnessFitter(samples: readonly RgbImage[]): (target: number) => number {
+function sharpnessFitter(
+  samples: readonly RgbImage[],
+): { median: number; fit: (target: number) => number } {
   const planes = samples.map((s) => ({ p: lumaPlane(s), w: s.width, h: s.height }));
   const at = (a: number) =>
     median(planes.map((q) => planeSharpness(adjusted(q.p, q.w, q.h, 1, a), q.w, q.h)));
   const now = at(0);
-  if (!Number.isFinite(now)) return () => 0;
+  if (!Number.isFinite(now)) return { median: now, fit: () => 0 };
   const M = MAX_SHARPNESS_ADJUST;
   const least = at(-M), most = at(M);
-  return (target) => {
+  const fit = (target: number) => {
     if (!Number.isFinite(target)) return 0;
     if (target <= least) return -M;
     if (target >= most) return M;
@@ -464,6 +467,7 @@ function sharpnessFitter(samples: readonly RgbImage[]): (target: number) => numb
     }
     return (lo + hi) / 2;
   };
+  return { median: now, fit };
 }
 
 /**
@@ -472,7 +476,7 @@ function sharpnessFitter(samples: readonly RgbImage[]): (target: number) => numb
  * ±{@link MAX_SHARPNESS_ADJUST}; 0 when the samples or the target carry no measurable sharpness.
  */
 export function fitSharpness(samples: readonly RgbImage[], target: number): number {
-  return sharpnessFitter(samples)(target);
+  return sharpnessFitter(samples).fit(target);
 }
 
 /** Result of {@link fitSharpnessTransfers}. */
@@ -503,11 +507,11 @@ export async function fitSharpnessTransfers(
     }
     samples.push(imgs);
   }
-  const sharpness = samples.map((imgs) => median(imgs.map(sharpnessOf)));
-  const amount = samples.map((imgs, from) => {
-    const fit = sharpnessFitter(imgs);
-    return sharpness.map((target, to) => (to === from ? 0 : fit(target)));
-  });
+  const fitters = samples.map(sharpnessFitter);
+  const sharpness = fitters.map((f) => f.median);
+  const amount = fitters.map(({ fit }, from) =>
+    sharpness.map((target, to) => (to === from ? 0 : fit(target)))
+  );
   return { sharpness, amount };
 }
 

@@ -27,29 +27,40 @@ export function gaussianBlur(
   let s = 0;
   for (let i = -rad; i <= rad; i++) s += k[i + rad] = Math.exp(-(i * i) / (2 * sigma * sigma));
   for (let i = 0; i < k.length; i++) k[i] /= s;
-  const W = width, H = height, C = channels;
   const tmp = new Float32Array(buf.length);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      for (let c = 0; c < C; c++) {
+  const row = width * channels;
+  // Along x: height rows of width values, channels apart; then along y: width columns of height
+  // values, a row apart.
+  blurLines(buf, tmp, k, height, row, width, channels, channels);
+  blurLines(tmp, buf, k, width, channels, height, row, channels);
+}
+
+/**
+ * Convolves lines of `src` with the odd kernel `k` into `dst`, edges clamped: for each of `lines`
+ * lines (starting `lineStep` apart) and each of `channels` interleaved channels, `length` values
+ * `step` apart.
+ */
+function blurLines(
+  src: Float32Array,
+  dst: Float32Array,
+  k: Float32Array,
+  lines: number,
+  lineStep: number,
+  length: number,
+  step: number,
+  channels: number,
+): void {
+  const rad = (k.length - 1) >> 1;
+  for (let l = 0; l < lines; l++) {
+    for (let c = 0; c < channels; c++) {
+      const base = l * lineStep + c;
+      for (let x = 0; x < length; x++) {
         let acc = 0;
         for (let i = -rad; i <= rad; i++) {
-          const xx = x + i < 0 ? 0 : x + i >= W ? W - 1 : x + i;
-          acc += k[i + rad] * buf[(y * W + xx) * C + c];
+          const xx = x + i < 0 ? 0 : x + i >= length ? length - 1 : x + i;
+          acc += k[i + rad] * src[base + xx * step];
         }
-        tmp[(y * W + x) * C + c] = acc;
-      }
-    }
-  }
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      for (let c = 0; c < C; c++) {
-        let acc = 0;
-        for (let i = -rad; i <= rad; i++) {
-          const yy = y + i < 0 ? 0 : y + i >= H ? H - 1 : y + i;
-          acc += k[i + rad] * tmp[(yy * W + x) * C + c];
-        }
-        buf[(y * W + x) * C + c] = acc;
+        dst[base + x * step] = acc;
       }
     }
   }
