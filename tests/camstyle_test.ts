@@ -2,6 +2,7 @@ import assert from "node:assert";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import {
   adjustSharpness,
+  backgroundIndex,
   camStyleFileName,
   CamStyleIndex,
   camStyleNamingFor,
@@ -9,8 +10,10 @@ import {
   generateCamStyle,
   labToRgb,
   learnCameraStyles,
+  personMask,
   rgbToLab,
   sharpnessOf,
+  transferBackground,
   transferStyle,
 } from "../src/data/camstyle.ts";
 import { encodePng, readImage, type RgbImage } from "../src/data/image.ts";
@@ -201,7 +204,7 @@ Deno.test("camstyle CLI refuses the shared folder and asks for --out", async () 
   assert.ok(errors.join("\n").includes("--out"), errors.join("\n"));
 });
 
-Deno.test("camstyle CLI: sharpness by default, --colour-only without, not both", async () => {
+Deno.test("camstyle CLI: sharpness by default, --colour-only without, not both; --background", async () => {
   const root = makeDataset();
   const [log, err] = [console.log, console.error];
   const errors: string[] = [];
@@ -216,6 +219,16 @@ Deno.test("camstyle CLI: sharpness by default, --colour-only without, not both",
     assert.strictEqual(await camstyleMain(colourOnly), 0);
     assert.strictEqual(settings("b"), false);
     assert.strictEqual(await camstyleMain([...colourOnly, "--sharpness"]), 2);
+    assert.strictEqual(
+      await camstyleMain(["--data", root, "--out", `${root}/c`, "--background"]),
+      0,
+    );
+    const c = JSON.parse(Deno.readTextFileSync(`${root}/c/camstyle.json`));
+    assert.deepStrictEqual([c.sharpness, c.background], [true, true]);
+    assert.strictEqual(
+      JSON.parse(Deno.readTextFileSync(`${root}/a/camstyle.json`)).background,
+      undefined,
+    );
   } finally {
     [console.log, console.error] = [log, err];
   }
@@ -350,5 +363,103 @@ Deno.test("generateCamStyle refuses to resume a folder made with other settings"
     (e: Error) => e.message.includes("6 CamStyle image(s) but no camstyle.json"),
   );
   assert.strictEqual((await generateCamStyle(ds, out, { overwrite: true })).written, 6);
+  Deno.removeSync(root, { recursive: true });
+});
+
+Deno.test("personMask: the centre is the person, the sides and corners the scene", () => {
+  const w = 64, h = 128, m = personMask(w, h);
+  const at = (x: number, y: number) => m[y * w + x];
+  assert.strictEqual(at(32, 64), 1);
+  assert.strictEqual(at(31, 0), 1, "head row, centre: person");
+  for (const [x, y] of [[0, 0], [63, 0], [0, 127], [63, 127], [0, 64], [63, 64]]) {
+    assert.strictEqual(at(x, y), 0, `(${x}, ${y})`);
+  }
+  for (let x = 0; x < 31; x++) {
+    assert.ok(at(x, 64) <= at(x + 1, 64), `not monotone towards the centre at x=${x}`);
+    assert.strictEqual(at(x, 64), at(w - 1 - x, 64), `not symmetric at x=${x}`);
+  }
+});
+
+Deno.test("transferBackground keeps the person and takes the scene from the other image", () => {
+  const img = cameraImage(0, 1), scene = cameraImage(1, 2);
+  const out = transferBackground(img, scene);
+  const px = (
+    im: RgbImage,
+    x: number,
+    y: number,
+  ) => [...im.data.slice(3 * (y * 16 + x), 3 * (y * 16 + x) + 3)];
+  assert.deepStrictEqual(px(out, 8, 16), px(img, 8, 16));
+  assert.deepStrictEqual(px(out, 0, 16), px(scene, 0, 16));
+  assert.deepStrictEqual(px(out, 15, 0), px(scene, 15, 0));
+  // A scene of another size is resized to the image's.
+  const big = transferBackground(img, {
+    width: 32,
+    height: 64,
+    data: new Uint8Array(32 * 64 * 3).fill(7),
+  });
+  assert.deepStrictEqual(px(big, 0, 0), [7, 7, 7]);
+  assert.throws(() => transferBackground(img, scene, new Float32Array(3)), /3 values for a 16x32/);
+});
+
+Deno.test("backgroundIndex: deterministic, in range, spread over the candidates", () => {
+  const counts = new Array(7).fill(0);
+  for (let k = 0; k < 7000; k++) {
+    const j = backgroundIndex(k, 3, 7);
+    assert.strictEqual(j, backgroundIndex(k, 3, 7));
+    counts[j]++;
+  }
+  for (const c of counts) assert.ok(c > 850 && c < 1150, `counts ${counts}`);
+  assert.notDeepStrictEqual(
+    [0, 1, 2, 3].map((k) => backgroundIndex(k, 0, 1000)),
+    [0, 1, 2, 3].map((k) => backgroundIndex(k, 1, 1000)),
+  );
+});
+
+Deno.test("generateCamStyle with background: the copy's sides come from another identity of the target camera", async () => {
+  const root = makeDataset();
+  const ds = loadReidDataset(root, { quiet: true });
+  const res = await generateCamStyle(ds, `${root}/bg`, { quality: 100, background: true });
+  assert.strictEqual(res.written, 6);
+  assert.deepStrictEqual(JSON.parse(Deno.readTextFileSync(`${root}/bg/camstyle.json`)), {
+    mode: "quantile",
+    sharpness: true,
+    quality: 100,
+    naming: "pair",
+    background: true,
+  });
+  const side = (im: RgbImage) => {
+    const v: number[] = [];
+    for (let y = 0; y < im.height; y++) {
+      v.push(...im.data.slice(3 * y * im.width, 3 * y * im.width + 3));
+    }
+    return v;
+  };
+  const mad = (a: number[], b: number[]) =>
+    a.reduce((s, x, i) => s + Math.abs(x - b[i]), 0) / a.length;
+  for (const item of ds.train) {
+    const to = 1 - item.cam;
+    const copy = await readImage(
+      `${root}/bg/${
+        camStyleFileName(item.path.split("/").pop()!.slice(0, -4), item.cam, to, "pair")
+      }`,
+    );
+    const scenes = ds.train.filter((it) => it.cam === to);
+    const d = await Promise.all(
+      scenes.map(async (it) => mad(side(copy), side(await readImage(it.path)))),
+    );
+    const best = d.indexOf(Math.min(...d));
+    assert.ok(d[best] < 2, `copy of ${item.path}: its left column matches no scene (${d})`);
+    assert.notStrictEqual(
+      scenes[best].pid,
+      item.pid,
+      `scene of the same identity for ${item.path}`,
+    );
+  }
+  // A folder made without background does not resume with it.
+  await generateCamStyle(ds, `${root}/plain`, { quality: 100 });
+  await assert.rejects(
+    () => generateCamStyle(ds, `${root}/plain`, { quality: 100, background: true }),
+    (e: Error) => e.message.includes('"background":true') && e.message.includes("--overwrite"),
+  );
   Deno.removeSync(root, { recursive: true });
 });

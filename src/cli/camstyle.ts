@@ -1,5 +1,6 @@
 /**
- * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--colour-only]`: writes
+ * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--colour-only]
+ * [--background]`: writes
  * CamStyle images (camera-style transferred copies of every training image, for every other
  * camera) for a data set that has none. Argument parsing only; the work is in src/data/camstyle.ts.
  *
@@ -28,11 +29,14 @@ const SHARED_ROOTS: string[] = (Deno.env.get("ECN_SHARED_ROOTS") ??
 
 const USAGE =
   `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--colour-only]
+                          [--background]
   --data DIR     data set in the Market-1501 layout (or MSMT17_V1 lists)
   --out DIR      where to write; default DIR/${CAMSTYLE_DIR_NAME}
   --mode M       quantile (default: per-channel histogram matching in l-alpha-beta) or reinhard
   --colour-only  transfer the other camera's colours only; by default each copy also gets that
                  camera's sharpness (blurred or sharpened; --sharpness, accepted, is the default)
+  --background   also put each copy's person (a soft central ellipse) in front of a scene from
+                 one of the other camera's own training images (another identity)
   --quality Q    JPEG quality, default 95
   --overwrite    rewrite existing files (default: keep them, so a stopped run resumes with the
                  settings recorded in DIR/camstyle.json)`;
@@ -51,6 +55,7 @@ export async function main(args: string[]): Promise<number> {
         overwrite: { type: "boolean", default: false },
         sharpness: { type: "boolean", default: false },
         "colour-only": { type: "boolean", default: false },
+        background: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -101,6 +106,7 @@ export async function main(args: string[]): Promise<number> {
       quality,
       overwrite: values.overwrite,
       sharpness: !values["colour-only"],
+      background: values.background,
       onProgress: (done, total) => console.log(`camstyle: ${done}/${total} source images`),
     });
     const s = ((performance.now() - t0) / 1000).toFixed(1);

@@ -11,7 +11,7 @@
  */
 
 import type { ReidDataset, ReidItem } from "./datasets.ts";
-import { encodeJpeg, readImage, type RgbImage } from "./image.ts";
+import { encodeJpeg, readImage, resizeBilinear, type RgbImage } from "./image.ts";
 import { gaussianBlur } from "./filters.ts";
 
 /** "pair": `{stem}_fake_{c}to{c'}.jpg` (Market, Duke); "target": `{stem}_fake_{c'}.jpg` (MSMT17). */
@@ -515,6 +515,75 @@ export async function fitSharpnessTransfers(
   return { sharpness, amount };
 }
 
+// ---------------------------------------------------------------------------------------
+// Background (the scene each camera looks at): what neither colour nor sharpness carries
+
+/**
+ * The soft person mask of {@link transferBackground}: an ellipse centred on the crop, its half
+ * axes these fractions of the width and height, fading to the background over `fade` (in units
+ * of the ellipse's radius, a smoothstep). Detector crops put the person in the middle, upright;
+ * at 0.28 of the width the ellipse holds the body and most of the arms, the strips beside it are
+ * mostly scene.
+ */
+export const BACKGROUND_MASK = { halfWidth: 0.28, halfHeight: 0.62, fade: 0.5 } as const;
+
+/** Weight of the image (1) against the background (0) at each pixel of a `width` x `height` crop. */
+export function personMask(width: number, height: number): Float32Array {
+  const { halfWidth, halfHeight, fade } = BACKGROUND_MASK;
+  const m = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const dy = (y + 0.5 - height / 2) / (halfHeight * height);
+    for (let x = 0; x < width; x++) {
+      const dx = (x + 0.5 - width / 2) / (halfWidth * width);
+      const t = Math.min(1, Math.max(0, (Math.sqrt(dx * dx + dy * dy) - 1) / fade));
+      m[y * width + x] = 1 - t * t * (3 - 2 * t);
+    }
+  }
+  return m;
+}
+
+/**
+ * Puts the person of `img` in front of the scene of `bg` (another image of the camera the copy is
+ * styled for, resized to `img`'s size, bilinear): `mask * img + (1 - mask) * bg` with
+ * {@link personMask}. What it approximates: the part of a camera's style a GAN copy carries in
+ * its background (the scene's layout, light and texture around the person), which a global
+ * colour or sharpness transfer leaves as the source camera's. A crude cut-out, not a segmentation:
+ * limbs reaching beyond the ellipse fade into the other scene, and parts of the other image's
+ * pedestrian may show at the sides (as other pedestrians do in real crops).
+ */
+export function transferBackground(
+  img: RgbImage,
+  bg: RgbImage,
+  mask: Float32Array = personMask(img.width, img.height),
+): RgbImage {
+  const { width: w, height: h } = img;
+  if (mask.length !== w * h) {
+    throw new Error(`person mask of ${mask.length} values for a ${w}x${h} image`);
+  }
+  const b = bg.width === w && bg.height === h ? bg : resizeBilinear(bg, w, h);
+  const data = new Uint8Array(3 * w * h);
+  for (let i = 0; i < w * h; i++) {
+    const m = mask[i];
+    for (let c = 0; c < 3; c++) {
+      const v = m * img.data[3 * i + c] + (1 - m) * b.data[3 * i + c];
+      data[3 * i + c] = Math.round(v);
+    }
+  }
+  return { width: w, height: h, data };
+}
+
+/**
+ * The image whose scene the copy of training image `k` for camera `to` gets: one of `to`'s
+ * training images (not of the same identity), picked by a hash of (k, to) so that the choice is
+ * deterministic and does not depend on which copies a resumed run still has to make.
+ */
+export function backgroundIndex(k: number, to: number, candidates: number): number {
+  let x = (Math.imul(k + 1, 0x9e3779b1) ^ Math.imul(to + 1, 0x85ebca77)) >>> 0;
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d) >>> 0;
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b) >>> 0;
+  return ((x ^ (x >>> 16)) >>> 0) % candidates;
+}
+
 /** Options of {@link generateCamStyle}. */
 export interface GenerateCamStyleOptions {
   /** Transfer variant; default "quantile". */
@@ -532,6 +601,11 @@ export interface GenerateCamStyleOptions {
    * blurrier camera, sharpen one going to a sharper camera; default true (false: colour only).
    */
   sharpness?: boolean;
+  /**
+   * Also put each copy in front of a scene of the camera it is styled for
+   * ({@link transferBackground}); default false.
+   */
+  background?: boolean;
   /** Called every 500 source images and at the end. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -553,7 +627,8 @@ export interface GenerateCamStyleResult {
 /**
  * Writes a CamStyle folder for a data set that has none: for every training image and every
  * other camera, a copy in that camera's style ({@link transferStyle}, then with `sharpness` that
- * camera's sharpness, {@link adjustSharpness}), named as the reference expects, so
+ * camera's sharpness, {@link adjustSharpness}, then with `background` in front of one of that
+ * camera's scenes, {@link transferBackground}), named as the reference expects, so
  * {@link CamStyleIndex} finds it.
  */
 export async function generateCamStyle(
@@ -577,7 +652,14 @@ export async function generateCamStyle(
   }
   // The settings the copies are made with, kept beside them: a resumed run must not mix copies
   // made one way with copies made another.
-  const settings = { mode, sharpness: opts.sharpness ?? true, quality, naming };
+  const settings: Record<string, unknown> = {
+    mode,
+    sharpness: opts.sharpness ?? true,
+    quality,
+    naming,
+  };
+  // Recorded only when on, so folders made before the option existed still resume.
+  if (opts.background) settings.background = true;
   const manifest = join(outDir, CAMSTYLE_MANIFEST);
   const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
   const copies = [...existing].filter((n) => n.includes("_fake_")).length;
@@ -608,6 +690,17 @@ export async function generateCamStyle(
   const sharpness = settings.sharpness ? await fitSharpnessTransfers(dataset) : undefined;
   let written = 0, kept = 0;
   const total = dataset.train.length;
+  const byCam = Array.from({ length: dataset.numCams }, () => [] as ReidItem[]);
+  for (const item of dataset.train) byCam[item.cam].push(item);
+  const masks = new Map<string, Float32Array>();
+  const sceneFor = async (k: number, item: ReidItem, to: number) => {
+    const pool = byCam[to];
+    let j = backgroundIndex(k, to, pool.length);
+    for (let tries = 0; tries < pool.length && pool[j].pid === item.pid; tries++) {
+      j = (j + 1) % pool.length;
+    }
+    return await readImage(pool[j].path);
+  };
   for (let k = 0; k < total; k++) {
     const item = dataset.train[k];
     const stem = stemOf(item.path);
@@ -624,6 +717,12 @@ export async function generateCamStyle(
       for (const [c, name] of names) {
         let out = transferStyle(img, styles[item.cam], styles[c], mode, lab);
         if (sharpness) out = adjustSharpness(out, sharpness.amount[item.cam][c]);
+        if (opts.background) {
+          const key = `${out.width}x${out.height}`;
+          let mask = masks.get(key);
+          if (!mask) masks.set(key, mask = personMask(out.width, out.height));
+          out = transferBackground(out, await sceneFor(k, item, c), mask);
+        }
         await Deno.writeFile(join(outDir, name), encodeJpeg(out, quality));
         written++;
       }
