@@ -575,7 +575,10 @@ export function transferBackground(
 /**
  * The image whose scene the copy of training image `k` for camera `to` gets: one of `to`'s
  * training images (not of the same identity), picked by a hash of (k, to) so that the choice is
- * deterministic and does not depend on which copies a resumed run still has to make.
+ * deterministic and does not depend on which copies a resumed run still has to make. Not
+ * `hashSeed` of src/util/random.ts on purpose: the published figures were measured with copies
+ * picked by this hash, and `camstyle.json` records no hash version, so a switch would let a
+ * resumed folder mix two draws and the README's commands give other copies than its tables.
  */
 export function backgroundIndex(k: number, to: number, candidates: number): number {
   let x = (Math.imul(k + 1, 0x9e3779b1) ^ Math.imul(to + 1, 0x85ebca77)) >>> 0;
