@@ -136,11 +136,15 @@ export {
   type RunState,
 } from "./src/reid/run_folder.ts";
 export {
+  type MeanSd,
   methodName,
   type RunFigures,
   runsTable,
   type RunsTableOptions,
   type RunSummary,
+  type SeedGroup,
+  seedGroups,
+  seedsTable,
   summarizeRun,
 } from "./src/reid/run_summary.ts";
 export {

@@ -122,6 +122,15 @@ Deno.test("results: the run folder written by train, as one table row with its f
   assert.strictEqual(bad.code, 1);
   assert.match(bad.err, /config\.json: cannot read it .*is this a run folder/);
   assert.strictEqual((await command("results", [])).code, 2);
+  // --seeds: one group of one run; with --json the group names its run folders
+  const seeds = await command("results", [run, "--seeds", "--json"]);
+  assert.strictEqual(seeds.code, 0, seeds.err);
+  const groups = JSON.parse(seeds.out);
+  assert.deepStrictEqual([groups.length, groups[0].runs, groups[0].method], [1, [run], "E+N"]);
+  assert.strictEqual(groups[0].rank1.mean, result.cmc[0]);
+  const both = await command("results", [run, "--seeds", "--curve"]);
+  assert.strictEqual(both.code, 2);
+  assert.match(both.err, /--curve and --seeds do not go together/);
 });
 
 Deno.test("ECN_QUIET=1 draws no progress bars", async () => {

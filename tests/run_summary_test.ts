@@ -1,11 +1,18 @@
 // Run summaries (deno task results): the method named from the settings, the figures of
 // result.json or of the last evaluation while a run is going, passes over the target, the gain
-// over the source-only run of the same pair, the ablation order, and errors naming the file.
+// over the source-only run of the same pair, the ablation order, repeats with other seeds as
+// mean ± standard deviation, and errors naming the file.
 import assert from "node:assert";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { methodName, runsTable, summarizeRun } from "../src/reid/run_summary.ts";
+import {
+  methodName,
+  runsTable,
+  seedGroups,
+  seedsTable,
+  summarizeRun,
+} from "../src/reid/run_summary.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "ecn-results-"));
 globalThis.addEventListener("unload", () => rmSync(tmp, { recursive: true, force: true }));
@@ -169,4 +176,57 @@ Deno.test("summarizeRun: a partial last log line is skipped; a bad line elsewher
   assert.throws(() => summarizeRun(bad), /config\.json: expected a JSON object/);
   writeFileSync(join(partial, "result.json"), '{"cmc":[0.1]}');
   assert.throws(() => summarizeRun(partial), /result\.json: expected an evaluation/);
+});
+
+Deno.test("seedGroups: repeats differ only in seed, folder, workers; statistics and gain", () => {
+  const evals = (r1: number, m: number) => new Map<number, [number, number]>([[3, [r1, m]]]);
+  const runs = [
+    writeRun("ecn_s2", { seed: 2, out: "/x/ecn_s2", workers: 1 }, 4, evals(0.42, 0.2)),
+    writeRun(
+      "ecn_s1",
+      { seed: 1, out: "/x/ecn_s1", workers: 2, evalEvery: 6 },
+      4,
+      evals(0.4, 0.16),
+    ),
+    // the same data folder given by another path: still a repeat
+    writeRun("ecn_s3", { seed: 3, source: "../elsewhere/duke" }, 4, evals(0.44, 0.18)),
+    // another setting: its own experiment
+    writeRun("ecn_lr", { seed: 1, lr: 0.1 }, 4, evals(0.3, 0.1)),
+    // unfinished: left out
+    writeRun("ecn_s4", { seed: 4 }, 2, evals(0.9, 0.9), { finished: false }),
+    // source-only repeats that differ in target-side settings they never read
+    writeRun("src_s1", { seed: 1, sourceOnly: true, camstyleDir: "/c" }, 4, evals(0.3, 0.1)),
+    writeRun("src_s2", { seed: 2, sourceOnly: true, lambda: 0.5 }, 4, evals(0.34, 0.12)),
+  ].map((d) => summarizeRun(d));
+  const groups = seedGroups(runs);
+  assert.deepStrictEqual(groups.map((g) => [g.method, g.runs.map((r) => r.name), g.seeds]), [
+    ["source only", ["src_s1", "src_s2"], [1, 2]],
+    ["E+C+N", ["ecn_lr"], [1]], // groups of one method sort by their first run's name
+    ["E+C+N", ["ecn_s1", "ecn_s2", "ecn_s3"], [1, 2, 3]],
+  ]);
+  const ecn = groups[2];
+  assert.ok(Math.abs(ecn.rank1.mean - 0.42) < 1e-12);
+  assert.ok(Math.abs(ecn.rank1.sd - 0.02) < 1e-12); // sample sd of 0.40, 0.42, 0.44
+  assert.ok(Math.abs(ecn.mAP.mean - 0.18) < 1e-12);
+  assert.ok(Number.isNaN(groups[1].rank1.sd));
+  assert.deepStrictEqual([ecn.source, ecn.target], ["duke", "tgt"]);
+
+  const rows = seedsTable(groups).split("\n").slice(2).map((l) =>
+    l.split("|").map((c) => c.trim()).slice(1, -1)
+  );
+  assert.deepStrictEqual(rows[2], [
+    "ecn_s1, ecn_s2, ecn_s3",
+    "E+C+N",
+    "duke -> tgt",
+    "1, 2, 3",
+    "42.0 ± 2.0",
+    "52.0 ± 2.0",
+    "62.0 ± 2.0",
+    "18.0 ± 2.0",
+    "19.0 ± 2.0",
+    "+10.0 / +7.0", // against the source-only means 32.0 / 11.0
+  ]);
+  assert.strictEqual(rows[0][4], "32.0 ± 2.8");
+  assert.strictEqual(rows[0][9], "");
+  assert.deepStrictEqual([rows[1][4], rows[1][9]], ["30.0", "-2.0 / -1.0"]);
 });

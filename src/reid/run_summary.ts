@@ -210,6 +210,14 @@ function duration(s: number): string {
   return s < 90 ? `${Math.round(s)} s` : `${(s / 60).toFixed(1)} min`;
 }
 
+/** A Markdown table with padded columns. */
+function markdownTable(head: readonly string[], rows: readonly string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
 /** Options of {@link runsTable}. */
 export interface RunsTableOptions {
   /** Add the rank-1 / mAP after each evaluation of the log (default false). */
@@ -281,8 +289,171 @@ export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = 
     }
     return row;
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]): string =>
-    `| ${cells.map((c, i) => c.padEnd(widths[i])).join(" | ")} |`;
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+  return markdownTable(head, rows);
+}
+
+/**
+ * Settings that do not change what a run learns, or only name where it wrote: runs that differ
+ * only in these (and in `seed`) are repeats of one experiment.
+ */
+const RUN_ONLY_KEYS = new Set(["seed", "out", "workers", "evalEvery"]);
+
+/** Settings a source-only run never reads (the target side of ECN). */
+const TARGET_ONLY_KEYS = new Set([
+  "camstyleDir",
+  "camera",
+  "neighborhood",
+  "targetBatchSize",
+  "beta",
+  "knn",
+  "alpha",
+  "lambda",
+  "neighborhoodFromEpoch",
+]);
+
+/** Settings holding a path: compared by their last component (see {@link seedGroups}). */
+const PATH_KEYS = new Set(["source", "target", "camstyleDir", "weights", "init"]);
+
+/**
+ * The key of a run's experiment: its settings less {@link RUN_ONLY_KEYS} (and the target side for
+ * a source-only run), paths reduced to their last component.
+ */
+function experimentKey(r: RunSummary): string {
+  const sourceOnly = r.method === "source only";
+  const entries = Object.entries(r.config)
+    .filter(([k]) => !RUN_ONLY_KEYS.has(k) && !(sourceOnly && TARGET_ONLY_KEYS.has(k)))
+    .map(([k, v]) => [k, PATH_KEYS.has(k) && typeof v === "string" ? basename(v) : v] as const)
+    .sort(([a], [b]) => a.localeCompare(b));
+  return JSON.stringify(entries);
+}
+
+/** Mean and sample standard deviation (NaN for fewer than 2 values) of some figures. */
+export interface MeanSd {
+  /** Arithmetic mean. */
+  mean: number;
+  /** Sample standard deviation (n - 1), NaN for a single value. */
+  sd: number;
+}
+
+function meanSd(xs: readonly number[]): MeanSd {
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const sd = xs.length < 2
+    ? NaN
+    : Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1));
+  return { mean, sd };
+}
+
+/** The finished runs of one experiment repeated with other seeds, and their figures' statistics. */
+export interface SeedGroup {
+  /** "source only", "E", "E+C", "E+N" or "E+C+N". */
+  method: string;
+  /** The source and target folders' last components. */
+  source: string;
+  /** See `source` ("" when none). */
+  target: string;
+  /** The finished runs, in seed order. */
+  runs: RunSummary[];
+  /** Their seeds (config.json), in the same order. */
+  seeds: number[];
+  /** Final rank-1 over the runs. */
+  rank1: MeanSd;
+  /** Final rank-5 over the runs. */
+  rank5: MeanSd;
+  /** Final rank-10 over the runs. */
+  rank10: MeanSd;
+  /** Final mAP (reference definition) over the runs. */
+  mAP: MeanSd;
+  /** Final non-interpolated mAP over the runs. */
+  mAPNonInterpolated: MeanSd;
+}
+
+/**
+ * Groups the finished runs by experiment: runs whose settings are equal but for the seed, the
+ * output folder, the worker count and the evaluation interval (and, between source-only runs, the
+ * target-side settings they never read) are repeats, and their final figures are summarised as
+ * mean and standard deviation. Data folders, CamStyle folders and weight files are compared by
+ * their last path component, since config.json records a path as it was given and not the folder
+ * it was given from. Unfinished runs are left out. Groups come in the order of
+ * {@link runsTable}.
+ */
+export function seedGroups(runs: readonly RunSummary[]): SeedGroup[] {
+  const groups = new Map<string, RunSummary[]>();
+  for (const r of runs) {
+    if (!r.finished || !r.final) continue;
+    const key = experimentKey(r);
+    const g = groups.get(key);
+    if (g) g.push(r);
+    else groups.set(key, [r]);
+  }
+  const seedOf = (r: RunSummary): number => typeof r.config.seed === "number" ? r.config.seed : NaN;
+  const out = [...groups.values()].map((g): SeedGroup => {
+    g.sort((a, b) => seedOf(a) - seedOf(b) || a.name.localeCompare(b.name));
+    const stat = (pick: (f: RunFigures) => number): MeanSd => meanSd(g.map((r) => pick(r.final!)));
+    return {
+      method: g[0].method,
+      source: g[0].source === "" ? "" : basename(g[0].source),
+      target: g[0].target === "" ? "" : basename(g[0].target),
+      runs: g,
+      seeds: g.map(seedOf),
+      rank1: stat((f) => f.rank1),
+      rank5: stat((f) => f.rank5),
+      rank10: stat((f) => f.rank10),
+      mAP: stat((f) => f.mAP),
+      mAPNonInterpolated: stat((f) => f.mAPNonInterpolated),
+    };
+  });
+  return out.sort((a, b) =>
+    a.source.localeCompare(b.source) || a.target.localeCompare(b.target) ||
+    METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method) ||
+    a.runs[0].name.localeCompare(b.runs[0].name)
+  );
+}
+
+function pctSd(x: MeanSd): string {
+  if (!Number.isFinite(x.mean)) return "";
+  return Number.isFinite(x.sd) ? `${pct(x.mean)} ± ${pct(x.sd)}` : pct(x.mean);
+}
+
+/**
+ * A Markdown table of {@link seedGroups}: one row per experiment with the runs and seeds it holds,
+ * mean ± standard deviation of rank-1/5/10 and both mAPs over them, and the gain of the means over
+ * the first source-only group of the same source and target.
+ */
+export function seedsTable(groups: readonly SeedGroup[]): string {
+  const baseline = new Map<string, SeedGroup>();
+  for (const g of groups) {
+    const key = `${g.source}\n${g.target}`;
+    if (g.method === "source only" && !baseline.has(key)) baseline.set(key, g);
+  }
+  const head = [
+    "runs",
+    "method",
+    "source -> target",
+    "seeds",
+    "rank-1",
+    "rank-5",
+    "rank-10",
+    "mAP",
+    "mAP (non-interp.)",
+    "gain rank-1 / mAP (means)",
+  ];
+  const rows = groups.map((g) => {
+    const base = g.method === "source only" ? undefined : baseline.get(`${g.source}\n${g.target}`);
+    const gain = base
+      ? `${signed(g.rank1.mean - base.rank1.mean)} / ${signed(g.mAP.mean - base.mAP.mean)}`
+      : "";
+    return [
+      g.runs.map((r) => r.name).join(", "),
+      g.method,
+      `${g.source} -> ${g.target === "" ? "-" : g.target}`,
+      g.seeds.map((s) => Number.isFinite(s) ? String(s) : "?").join(", "),
+      pctSd(g.rank1),
+      pctSd(g.rank5),
+      pctSd(g.rank10),
+      pctSd(g.mAP),
+      pctSd(g.mAPNonInterpolated),
+      gain,
+    ];
+  });
+  return markdownTable(head, rows);
 }
