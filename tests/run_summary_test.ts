@@ -119,9 +119,11 @@ Deno.test("runsTable: ablation order, gain over source only, a running run, unkn
     writeRun("elsewhere", { target: join(tmp, "absent") }, 1, none, { finished: false }),
     writeRun("short", { epochs: 2 }, 2, new Map([[1, [0.3, 0.11]]])),
     writeRun("late", {}, 3, new Map([[2, [0.3, 0.11]]]), { finished: false }),
+    // the same source folder given by another path: compared with the same source-only run
+    writeRun("moved", { source: "../data/duke" }, 4, new Map([[3, [0.34, 0.14]]])),
   ].map((d) => summarizeRun(d));
   const table = runsTable(runs).split("\n");
-  assert.strictEqual(table.length, 9);
+  assert.strictEqual(table.length, 10);
   const rows = table.slice(2).map((l) => l.split("|").map((c) => c.trim()).slice(1, -1));
   // source only first, then E, E+N, E+C+N; the other target sorts on its own
   assert.deepStrictEqual(rows.map((r) => r[1]), [
@@ -129,6 +131,7 @@ Deno.test("runsTable: ablation order, gain over source only, a running run, unkn
     "source only",
     "E",
     "E+N",
+    "E+C+N",
     "E+C+N",
     "E+C+N",
     "E+C+N",
@@ -144,6 +147,7 @@ Deno.test("runsTable: ablation order, gain over source only, a running run, unkn
   ]);
   assert.strictEqual(byName.get("ecn")![9], "+10.0 / +8.0");
   assert.strictEqual(byName.get("e")![9], "+5.0 / +1.0");
+  assert.strictEqual(byName.get("moved")![9], "+4.0 / +2.0");
   assert.strictEqual(byName.get("src")![3], "0.0");
   // running: the last evaluation, its epochs said
   const running = rows.find((r) => r[0].startsWith("en "))!;

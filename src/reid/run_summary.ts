@@ -218,6 +218,14 @@ function markdownTable(head: readonly string[], rows: readonly string[][]): stri
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/**
+ * The source and target of a run by folder name: config.json records a path as it was given
+ * (`../data/dukemtmc`, `/work/data/dukemtmc`), not the folder it was given from.
+ */
+function pairKey(r: RunSummary): string {
+  return `${basename(r.source)}\n${basename(r.target)}`;
+}
+
 /** Options of {@link runsTable}. */
 export interface RunsTableOptions {
   /** Add the rank-1 / mAP after each evaluation of the log (default false). */
@@ -227,27 +235,26 @@ export interface RunsTableOptions {
 /**
  * A Markdown table of runs: one row per run (sorted by source, target, then the ablation order
  * source only, E, E+C, E+N, E+C+N), with rank-1/5/10, both mAPs, the gain in rank-1 and mAP over
- * the source-only run of the same source and target when there is one (final against final when
- * both finished with as many epochs, otherwise against the source-only evaluation after the same
- * epoch), passes over the target and time. A run without result.json shows its last evaluation,
+ * the source-only run of the same source and target (compared by folder name) when there is one
+ * (final against final when both finished with as many epochs, otherwise against the source-only
+ * evaluation after the same epoch), passes over the target and time. A run without result.json shows its last evaluation,
  * marked "(k/n epochs, running)".
  */
 export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = {}): string {
   const sorted = [...runs].sort((a, b) =>
-    a.source.localeCompare(b.source) || a.target.localeCompare(b.target) ||
+    pairKey(a).localeCompare(pairKey(b)) ||
     METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method) ||
     a.name.localeCompare(b.name)
   );
   const shown = (r: RunSummary): RunFigures | null => r.final ?? r.curve.at(-1) ?? null;
   const baseline = new Map<string, RunSummary>();
   for (const r of sorted) {
-    const key = `${r.source}\n${r.target}`;
-    if (r.method === "source only" && !baseline.has(key)) baseline.set(key, r);
+    if (r.method === "source only" && !baseline.has(pairKey(r))) baseline.set(pairKey(r), r);
   }
   // The source-only figures to compare `f` with: its evaluation after the same epoch, or its
   // final one when both runs are finished and were set up for as many epochs.
   const against = (r: RunSummary, f: RunFigures): RunFigures | undefined => {
-    const base = baseline.get(`${r.source}\n${r.target}`);
+    const base = baseline.get(pairKey(r));
     if (!base || r.method === "source only") return undefined;
     if (r.finished && base.finished && r.epochs === base.epochs && base.final) return base.final;
     return base.curve.find((c) => c.epoch === f.epoch);
