@@ -218,12 +218,34 @@ function markdownTable(head: readonly string[], rows: readonly string[][]): stri
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/** What the tables sort and compare by: a method and its source and target folders. */
+interface MethodPair {
+  method: string;
+  source: string;
+  target: string;
+}
+
 /**
  * The source and target of a run by folder name: config.json records a path as it was given
  * (`../data/dukemtmc`, `/work/data/dukemtmc`), not the folder it was given from.
  */
-function pairKey(r: RunSummary): string {
+function pairKey(r: MethodPair): string {
   return `${basename(r.source)}\n${basename(r.target)}`;
+}
+
+/** Orders by source and target folder, then the ablation order (source only, E, ... E+C+N). */
+function byPairAndMethod(a: MethodPair, b: MethodPair): number {
+  return pairKey(a).localeCompare(pairKey(b)) ||
+    METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method);
+}
+
+/** The first source-only item of each source and target pair, by {@link pairKey}. */
+function sourceOnlyBaselines<T extends MethodPair>(sorted: readonly T[]): Map<string, T> {
+  const baseline = new Map<string, T>();
+  for (const r of sorted) {
+    if (r.method === "source only" && !baseline.has(pairKey(r))) baseline.set(pairKey(r), r);
+  }
+  return baseline;
 }
 
 /** Options of {@link runsTable}. */
@@ -237,20 +259,13 @@ export interface RunsTableOptions {
  * source only, E, E+C, E+N, E+C+N), with rank-1/5/10, both mAPs, the gain in rank-1 and mAP over
  * the source-only run of the same source and target (compared by folder name) when there is one
  * (final against final when both finished with as many epochs, otherwise against the source-only
- * evaluation after the same epoch), passes over the target and time. A run without result.json shows its last evaluation,
- * marked "(k/n epochs, running)".
+ * evaluation after the same epoch), passes over the target and time. A run without result.json
+ * shows its last evaluation, marked "(k/n epochs, running)".
  */
 export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = {}): string {
-  const sorted = [...runs].sort((a, b) =>
-    pairKey(a).localeCompare(pairKey(b)) ||
-    METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method) ||
-    a.name.localeCompare(b.name)
-  );
+  const sorted = [...runs].sort((a, b) => byPairAndMethod(a, b) || a.name.localeCompare(b.name));
   const shown = (r: RunSummary): RunFigures | null => r.final ?? r.curve.at(-1) ?? null;
-  const baseline = new Map<string, RunSummary>();
-  for (const r of sorted) {
-    if (r.method === "source only" && !baseline.has(pairKey(r))) baseline.set(pairKey(r), r);
-  }
+  const baseline = sourceOnlyBaselines(sorted);
   // The source-only figures to compare `f` with: its evaluation after the same epoch, or its
   // final one when both runs are finished and were set up for as many epochs.
   const against = (r: RunSummary, f: RunFigures): RunFigures | undefined => {
@@ -409,11 +424,7 @@ export function seedGroups(runs: readonly RunSummary[]): SeedGroup[] {
       mAPNonInterpolated: stat((f) => f.mAPNonInterpolated),
     };
   });
-  return out.sort((a, b) =>
-    a.source.localeCompare(b.source) || a.target.localeCompare(b.target) ||
-    METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method) ||
-    a.runs[0].name.localeCompare(b.runs[0].name)
-  );
+  return out.sort((a, b) => byPairAndMethod(a, b) || a.runs[0].name.localeCompare(b.runs[0].name));
 }
 
 function pctSd(x: MeanSd): string {
@@ -427,11 +438,7 @@ function pctSd(x: MeanSd): string {
  * the first source-only group of the same source and target.
  */
 export function seedsTable(groups: readonly SeedGroup[]): string {
-  const baseline = new Map<string, SeedGroup>();
-  for (const g of groups) {
-    const key = `${g.source}\n${g.target}`;
-    if (g.method === "source only" && !baseline.has(key)) baseline.set(key, g);
-  }
+  const baseline = sourceOnlyBaselines(groups);
   const head = [
     "runs",
     "method",
@@ -445,7 +452,7 @@ export function seedsTable(groups: readonly SeedGroup[]): string {
     "gain rank-1 / mAP (means)",
   ];
   const rows = groups.map((g) => {
-    const base = g.method === "source only" ? undefined : baseline.get(`${g.source}\n${g.target}`);
+    const base = g.method === "source only" ? undefined : baseline.get(pairKey(g));
     const gain = base
       ? `${signed(g.rank1.mean - base.rank1.mean)} / ${signed(g.mAP.mean - base.mAP.mean)}`
       : "";
