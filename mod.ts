@@ -107,10 +107,12 @@ export {
   neighborhoodTargets,
 } from "./src/reid/losses.ts";
 export {
+  CPU_OVERRIDES,
   defaultDataRoot,
   KNOWN_DATASETS,
   mergeConfig,
   PAPER_OVERRIDES,
+  presetOverrides,
   QUICK_OVERRIDES,
   readConfigFile,
   REFERENCE_CONFIG,

@@ -158,6 +158,16 @@ Deno.test("errors name the flag or the environment variable", async () => {
   const threads = await command("train", TRAIN, { ECN_NUM_THREADS: "many" });
   assert.strictEqual(threads.code, 1);
   assert.match(threads.err, /^train: ECN_NUM_THREADS must be a positive integer, got 'many'/m);
+  const preset = await command("train", [
+    "--preset",
+    "cpu",
+    "--source",
+    data.domains.S,
+    "--target",
+    data.domains.T,
+  ]);
+  assert.strictEqual(preset.code, 1);
+  assert.match(preset.err, /^train: --preset cpu starts from ImageNet MobileNetV2 .*--weights/m);
   // A weight file, not a training checkpoint: the library names its setting, the command its flag.
   const weights = join(tmp, "weights.safetensors");
   await writeSafetensors(

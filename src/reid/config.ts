@@ -170,11 +170,66 @@ export const PAPER_OVERRIDES: Readonly<Partial<TrainConfig>> = {
   epochs: 60,
 };
 
+/**
+ * The CPU-scale protocol of the README's Duke <-> Market tables, where ECN's gain shows on 2 CPU
+ * cores in about an hour per run: ImageNet MobileNetV2 (features.0-6 frozen, the architecture's
+ * default), 128x64, 1,024 features, 32 source + 64 target images per step, lr 0.01 for every layer,
+ * 200 steps per epoch, 36 epochs with lr x0.1 from epoch 28, neighborhood-invariance from epoch 5
+ * (index 4), an evaluation every 6 epochs. Needs `weights` (the MobileNetV2 ImageNet file), `source`
+ * and `target`.
+ */
+export const CPU_OVERRIDES: Readonly<Partial<TrainConfig>> = {
+  arch: "mobilenet_v2",
+  height: 128,
+  width: 64,
+  numFeatures: 1024,
+  batchSize: 32,
+  targetBatchSize: 64,
+  lr: 0.01,
+  backboneLrMult: 1,
+  maxStepsPerEpoch: 200,
+  epochs: 36,
+  stepSize: 27,
+  neighborhoodFromEpoch: 4,
+  evalEvery: 6,
+};
+
 /** The presets of `deno task train --preset NAME`. */
 export const TRAIN_PRESETS: Readonly<Record<string, Readonly<Partial<TrainConfig>>>> = {
   quick: QUICK_OVERRIDES,
   paper: PAPER_OVERRIDES,
+  cpu: CPU_OVERRIDES,
 };
+
+/** The ImageNet network each preset that starts from one needs `weights` for. */
+const PRESET_WEIGHTS: Readonly<Record<string, string>> = {
+  paper: "ResNet-50 (make it with `deno task weights resnet50 --out FILE`)",
+  cpu: "MobileNetV2 (e.g. ../shared/weights/mobilenet_v2_imagenet.safetensors)",
+};
+
+/**
+ * The settings of preset `name` (see {@link TRAIN_PRESETS}), or an error that names the preset
+ * and what it lacks: an unknown name, no data sets (`data`: source and target were given) or no
+ * ImageNet weights (`weights`: a weight file was given, or a run is resumed) for a preset that
+ * starts from them.
+ */
+export function presetOverrides(
+  name: string,
+  given: { data: boolean; weights: boolean },
+): Partial<TrainConfig> {
+  const preset = TRAIN_PRESETS[name];
+  if (!preset) {
+    throw new Error(`--preset ${name}: expected one of ${Object.keys(TRAIN_PRESETS).join(", ")}`);
+  }
+  const net = PRESET_WEIGHTS[name];
+  if (net !== undefined && !given.data) {
+    throw new Error(`--preset ${name} needs --source and --target (data folders or names)`);
+  }
+  if (net !== undefined && !given.weights) {
+    throw new Error(`--preset ${name} starts from ImageNet ${net}: give --weights FILE`);
+  }
+  return { ...preset };
+}
 
 /**
  * Folder names (under the data root, see {@link resolveDataset}) of the data sets known by name,
