@@ -27,7 +27,7 @@ Deno.test("the cpu preset is the README's CPU-scale protocol", () => {
   );
   assert.deepStrictEqual(
     [c.lr, c.backboneLrMult, c.maxStepsPerEpoch, c.epochs, c.stepSize, c.neighborhoodFromEpoch],
-    [0.01, 1, 200, 36, 27, 4],
+    [0.01, 1, 200, 24, 18, 4],
   );
   // The rest stays the reference's: ECN's loss settings, the frozen stages, SGD.
   assert.deepStrictEqual(
@@ -37,7 +37,7 @@ Deno.test("the cpu preset is the README's CPU-scale protocol", () => {
   // A copy: changing what a caller got leaves the preset as it was.
   const got = presetOverrides("cpu", ALL);
   got.epochs = 1;
-  assert.strictEqual(CPU_OVERRIDES.epochs, 36);
+  assert.strictEqual(CPU_OVERRIDES.epochs, 24);
 });
 
 Deno.test("presets refuse what they cannot run, naming the preset and what is missing", () => {

@@ -234,3 +234,26 @@ Deno.test("seedGroups: repeats differ only in seed, folder, workers; statistics 
   assert.strictEqual(rows[0][9], "");
   assert.deepStrictEqual([rows[1][4], rows[1][9]], ["30.0", "-2.0 / -1.0"]);
 });
+
+Deno.test("runsTable: a repeat with another seed gains over the source-only run of its seed", () => {
+  const evals = (r1: number, m: number) => new Map<number, [number, number]>([[3, [r1, m]]]);
+  const runs = [
+    writeRun("gain_src_s1", { seed: 1, sourceOnly: true }, 4, evals(0.3, 0.1)),
+    writeRun("gain_src_s2", { seed: 2, sourceOnly: true }, 4, evals(0.34, 0.12)),
+    writeRun("gain_ecn_s1", { seed: 1 }, 4, evals(0.4, 0.16)),
+    writeRun("gain_ecn_s2", { seed: 2 }, 4, evals(0.42, 0.2)),
+    // no source-only run of seed 3: compared with the first one of the pair
+    writeRun("gain_ecn_s3", { seed: 3 }, 4, evals(0.44, 0.18)),
+  ].map((d) => summarizeRun(d));
+  const gains = runsTable(runs).split("\n").slice(2).map((l) => {
+    const cells = l.split("|").map((c) => c.trim());
+    return [cells[1], cells[10]];
+  });
+  assert.deepStrictEqual(gains, [
+    ["gain_src_s1", ""],
+    ["gain_src_s2", ""],
+    ["gain_ecn_s1", "+10.0 / +6.0"],
+    ["gain_ecn_s2", "+8.0 / +8.0"],
+    ["gain_ecn_s3", "+14.0 / +8.0"],
+  ]);
+});

@@ -70,7 +70,7 @@ Run:
                           every other setting the reference default
   --preset cpu            the README's CPU-scale protocol: MobileNetV2 (needs --weights, e.g.
                           ../shared/weights/mobilenet_v2_imagenet.safetensors), 128x64, 32+64,
-                          lr 0.01, 36 epochs of 200 steps; about an hour on 2 cores
+                          lr 0.01, 24 epochs of 200 steps; under an hour on 2 cores
 Several processes (data parallel on c10d/Gloo, CPU; batch sizes are per process):
   --nproc N               start N processes on this machine; rank 0 logs, checkpoints, evaluates
   --nnodes N --node-rank K --master-addr ADDR --master-port PORT

@@ -174,7 +174,7 @@ export const PAPER_OVERRIDES: Readonly<Partial<TrainConfig>> = {
  * The CPU-scale protocol of the README's Duke <-> Market tables, where ECN's gain shows on 2 CPU
  * cores in about an hour per run: ImageNet MobileNetV2 (features.0-6 frozen, the architecture's
  * default), 128x64, 1,024 features, 32 source + 64 target images per step, lr 0.01 for every layer,
- * 200 steps per epoch, 36 epochs with lr x0.1 from epoch 28, neighborhood-invariance from epoch 5
+ * 200 steps per epoch, 24 epochs with lr x0.1 from epoch 19, neighborhood-invariance from epoch 5
  * (index 4), an evaluation every 6 epochs. Needs `weights` (the MobileNetV2 ImageNet file), `source`
  * and `target`.
  */
@@ -188,8 +188,8 @@ export const CPU_OVERRIDES: Readonly<Partial<TrainConfig>> = {
   lr: 0.01,
   backboneLrMult: 1,
   maxStepsPerEpoch: 200,
-  epochs: 36,
-  stepSize: 27,
+  epochs: 24,
+  stepSize: 18,
   neighborhoodFromEpoch: 4,
   evalEvery: 6,
 };

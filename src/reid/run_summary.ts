@@ -257,8 +257,8 @@ export interface RunsTableOptions {
 /**
  * A Markdown table of runs: one row per run (sorted by source, target, then the ablation order
  * source only, E, E+C, E+N, E+C+N), with rank-1/5/10, both mAPs, the gain in rank-1 and mAP over
- * the source-only run of the same source and target (compared by folder name) when there is one
- * (final against final when both finished with as many epochs, otherwise against the source-only
+ * the source-only run of the same source and target (compared by folder name), of the same seed
+ * when the table holds one, when there is one (final against final when both finished with as many epochs, otherwise against the source-only
  * evaluation after the same epoch), passes over the target and time. A run without result.json
  * shows its last evaluation, marked "(k/n epochs, running)".
  */
@@ -266,10 +266,17 @@ export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = 
   const sorted = [...runs].sort((a, b) => byPairAndMethod(a, b) || a.name.localeCompare(b.name));
   const shown = (r: RunSummary): RunFigures | null => r.final ?? r.curve.at(-1) ?? null;
   const baseline = sourceOnlyBaselines(sorted);
+  // A repeat with another seed is compared with the source-only run of its own seed when the
+  // table holds one.
+  const seedKey = (r: RunSummary) => `${pairKey(r)}\n${String(r.config.seed)}`;
+  const sameSeed = new Map<string, RunSummary>();
+  for (const r of sorted) {
+    if (r.method === "source only" && !sameSeed.has(seedKey(r))) sameSeed.set(seedKey(r), r);
+  }
   // The source-only figures to compare `f` with: its evaluation after the same epoch, or its
   // final one when both runs are finished and were set up for as many epochs.
   const against = (r: RunSummary, f: RunFigures): RunFigures | undefined => {
-    const base = baseline.get(pairKey(r));
+    const base = sameSeed.get(seedKey(r)) ?? baseline.get(pairKey(r));
     if (!base || r.method === "source only") return undefined;
     if (r.finished && base.finished && r.epochs === base.epochs && base.final) return base.final;
     return base.curve.find((c) => c.epoch === f.epoch);
