@@ -239,11 +239,14 @@ function byPairAndMethod(a: MethodPair, b: MethodPair): number {
     METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method);
 }
 
-/** The first source-only item of each source and target pair, by {@link pairKey}. */
-function sourceOnlyBaselines<T extends MethodPair>(sorted: readonly T[]): Map<string, T> {
+/** The first source-only item of each `key` (default: the source and target pair, {@link pairKey}). */
+function sourceOnlyBaselines<T extends MethodPair>(
+  sorted: readonly T[],
+  key: (r: T) => string = pairKey,
+): Map<string, T> {
   const baseline = new Map<string, T>();
   for (const r of sorted) {
-    if (r.method === "source only" && !baseline.has(pairKey(r))) baseline.set(pairKey(r), r);
+    if (r.method === "source only" && !baseline.has(key(r))) baseline.set(key(r), r);
   }
   return baseline;
 }
@@ -269,10 +272,7 @@ export function runsTable(runs: readonly RunSummary[], opts: RunsTableOptions = 
   // A repeat with another seed is compared with the source-only run of its own seed when the
   // table holds one.
   const seedKey = (r: RunSummary) => `${pairKey(r)}\n${String(r.config.seed)}`;
-  const sameSeed = new Map<string, RunSummary>();
-  for (const r of sorted) {
-    if (r.method === "source only" && !sameSeed.has(seedKey(r))) sameSeed.set(seedKey(r), r);
-  }
+  const sameSeed = sourceOnlyBaselines(sorted, seedKey);
   // The source-only figures to compare `f` with: its evaluation after the same epoch, or its
   // final one when both runs are finished and were set up for as many epochs.
   const against = (r: RunSummary, f: RunFigures): RunFigures | undefined => {
