@@ -229,10 +229,28 @@ Deno.test("camstyle CLI: sharpness by default, --colour-only without, not both; 
       JSON.parse(Deno.readTextFileSync(`${root}/a/camstyle.json`)).background,
       undefined,
     );
+    // The person width is recorded; it needs --background and a fraction in (0, 1].
+    const narrow = ["--data", root, "--out", `${root}/d`, "--background", "--person-width"];
+    assert.strictEqual(await camstyleMain([...narrow, "0.2"]), 0);
+    assert.strictEqual(
+      JSON.parse(Deno.readTextFileSync(`${root}/d/camstyle.json`)).personWidth,
+      0.2,
+    );
+    assert.strictEqual(await camstyleMain([...narrow, "1.5"]), 2);
+    assert.strictEqual(await camstyleMain([...narrow, "wide"]), 2);
+    const noBg = ["--data", root, "--out", `${root}/e`, "--person-width", "0.2"];
+    assert.strictEqual(await camstyleMain(noBg), 2);
   } finally {
     [console.log, console.error] = [log, err];
   }
-  assert.ok(errors.join("\n").includes("--sharpness and --colour-only"), errors.join("\n"));
+  const all = errors.join("\n");
+  assert.ok(all.includes("--sharpness and --colour-only"), all);
+  assert.ok(
+    all.includes('--person-width must be a fraction of the crop width in (0, 1], got "1.5"'),
+    all,
+  );
+  assert.ok(all.includes('got "wide"'), all);
+  assert.ok(all.includes("--person-width needs --background"), all);
   Deno.removeSync(root, { recursive: true });
 });
 
@@ -378,6 +396,16 @@ Deno.test("personMask: the centre is the person, the sides and corners the scene
     assert.ok(at(x, 64) <= at(x + 1, 64), `not monotone towards the centre at x=${x}`);
     assert.strictEqual(at(x, 64), at(w - 1 - x, 64), `not symmetric at x=${x}`);
   }
+  // The default half width is BACKGROUND_MASK's; a narrower ellipse gives more to the scene.
+  assert.deepStrictEqual(personMask(w, h, 0.28), m);
+  const narrow = personMask(w, h, 0.18);
+  assert.strictEqual(narrow[64 * w + 32], 1);
+  for (let x = 0; x < 32; x++) assert.ok(narrow[64 * w + x] <= m[64 * w + x], `x=${x}`);
+  assert.ok(narrow[64 * w + 12] < m[64 * w + 12], "row 64, x=12: no more scene");
+  assert.throws(
+    () => personMask(w, h, 0),
+    /half width 0: expected a fraction of the width in \(0, 1\]/,
+  );
 });
 
 Deno.test("transferBackground keeps the person and takes the scene from the other image", () => {
@@ -460,6 +488,15 @@ Deno.test("generateCamStyle with background: the copy's sides come from another 
   await assert.rejects(
     () => generateCamStyle(ds, `${root}/plain`, { quality: 100, background: true }),
     (e: Error) => e.message.includes('"background":true') && e.message.includes("--overwrite"),
+  );
+  // Another person width is another kind of copy: recorded, and not mixed with the default's.
+  await assert.rejects(
+    () => generateCamStyle(ds, `${root}/w`, { personWidth: 0.2 }),
+    /a person width \(0.2\) needs background copies/,
+  );
+  await assert.rejects(
+    () => generateCamStyle(ds, `${root}/bg`, { quality: 100, background: true, personWidth: 0.2 }),
+    (e: Error) => e.message.includes('"personWidth":0.2'),
   );
   Deno.removeSync(root, { recursive: true });
 });

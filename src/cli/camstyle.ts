@@ -1,6 +1,6 @@
 /**
  * `deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--colour-only]
- * [--background]`: writes
+ * [--background [--person-width F]]`: writes
  * CamStyle images (camera-style transferred copies of every training image, for every other
  * camera) for a data set that has none. Argument parsing only; the work is in src/data/camstyle.ts.
  *
@@ -29,7 +29,7 @@ const SHARED_ROOTS: string[] = (Deno.env.get("ECN_SHARED_ROOTS") ??
 
 const USAGE =
   `usage: deno task camstyle --data DIR [--out DIR] [--mode quantile|reinhard] [--colour-only]
-                          [--background]
+                          [--background [--person-width F]]
   --data DIR     data set in the Market-1501 layout (or MSMT17_V1 lists)
   --out DIR      where to write; default DIR/${CAMSTYLE_DIR_NAME}
   --mode M       quantile (default: per-channel histogram matching in l-alpha-beta) or reinhard
@@ -37,6 +37,8 @@ const USAGE =
                  camera's sharpness (blurred or sharpened; --sharpness, accepted, is the default)
   --background   also put each copy's person (a soft central ellipse) in front of a scene from
                  one of the other camera's own training images (another identity)
+  --person-width F  with --background: the ellipse's half width as a fraction of the crop width,
+                 default 0.28 (smaller: more of each copy is the other camera's scene)
   --quality Q    JPEG quality, default 95
   --overwrite    rewrite existing files (default: keep them, so a stopped run resumes with the
                  settings recorded in DIR/camstyle.json)`;
@@ -56,6 +58,7 @@ export async function main(args: string[]): Promise<number> {
         sharpness: { type: "boolean", default: false },
         "colour-only": { type: "boolean", default: false },
         background: { type: "boolean", default: false },
+        "person-width": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -86,6 +89,22 @@ export async function main(args: string[]): Promise<number> {
     console.error(`--quality must be an integer 1..100, got "${values.quality}"`);
     return 2;
   }
+  let personWidth: number | undefined;
+  if (values["person-width"] !== undefined) {
+    personWidth = Number(values["person-width"]);
+    if (!values.background) {
+      console.error(`--person-width needs --background\n${USAGE}`);
+      return 2;
+    }
+    if (!(personWidth > 0 && personWidth <= 1)) {
+      console.error(
+        `--person-width must be a fraction of the crop width in (0, 1], got "${
+          values["person-width"]
+        }"`,
+      );
+      return 2;
+    }
+  }
   const out = resolve(values.out ?? `${values.data}/${CAMSTYLE_DIR_NAME}`);
   const shared = SHARED_ROOTS.find((r) => out === r || out.startsWith(r.replace(/\/$/, "") + "/"));
   if (shared !== undefined || !isWritableDir(out)) {
@@ -107,6 +126,7 @@ export async function main(args: string[]): Promise<number> {
       overwrite: values.overwrite,
       sharpness: !values["colour-only"],
       background: values.background,
+      personWidth,
       onProgress: (done, total) => console.log(`camstyle: ${done}/${total} source images`),
     });
     const s = ((performance.now() - t0) / 1000).toFixed(1);

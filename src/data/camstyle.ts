@@ -527,9 +527,22 @@ export async function fitSharpnessTransfers(
  */
 export const BACKGROUND_MASK = { halfWidth: 0.28, halfHeight: 0.62, fade: 0.5 } as const;
 
-/** Weight of the image (1) against the background (0) at each pixel of a `width` x `height` crop. */
-export function personMask(width: number, height: number): Float32Array {
-  const { halfWidth, halfHeight, fade } = BACKGROUND_MASK;
+/**
+ * Weight of the image (1) against the background (0) at each pixel of a `width` x `height` crop.
+ * `halfWidth` (a fraction of the width, default {@link BACKGROUND_MASK}'s 0.28) narrows or widens
+ * the ellipse: a narrower one gives more of each copy to the other camera's scene.
+ */
+export function personMask(
+  width: number,
+  height: number,
+  halfWidth: number = BACKGROUND_MASK.halfWidth,
+): Float32Array {
+  if (!(halfWidth > 0 && halfWidth <= 1)) {
+    throw new Error(
+      `person mask half width ${halfWidth}: expected a fraction of the width in (0, 1]`,
+    );
+  }
+  const { halfHeight, fade } = BACKGROUND_MASK;
   const m = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     const dy = (y + 0.5 - height / 2) / (halfHeight * height);
@@ -609,6 +622,11 @@ export interface GenerateCamStyleOptions {
    * ({@link transferBackground}); default false.
    */
   background?: boolean;
+  /**
+   * Half width of the person ellipse with `background`, a fraction of the crop width
+   * ({@link personMask}); default {@link BACKGROUND_MASK}'s 0.28.
+   */
+  personWidth?: number;
   /** Called every 500 source images and at the end. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -663,6 +681,14 @@ export async function generateCamStyle(
   };
   // Recorded only when on, so folders made before the option existed still resume.
   if (opts.background) settings.background = true;
+  const personWidth = opts.personWidth ?? BACKGROUND_MASK.halfWidth;
+  if (personWidth !== BACKGROUND_MASK.halfWidth) {
+    if (!opts.background) {
+      throw new Error(`a person width (${personWidth}) needs background copies`);
+    }
+    personMask(1, 1, personWidth); // validates it before anything is written
+    settings.personWidth = personWidth;
+  }
   const manifest = join(outDir, CAMSTYLE_MANIFEST);
   const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
   const copies = [...existing].filter((n) => n.includes("_fake_")).length;
@@ -723,7 +749,7 @@ export async function generateCamStyle(
         if (opts.background) {
           const key = `${out.width}x${out.height}`;
           let mask = masks.get(key);
-          if (!mask) masks.set(key, mask = personMask(out.width, out.height));
+          if (!mask) masks.set(key, mask = personMask(out.width, out.height, personWidth));
           out = transferBackground(out, await sceneFor(k, item, c), mask);
         }
         await Deno.writeFile(join(outDir, name), encodeJpeg(out, quality));
