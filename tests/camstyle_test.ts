@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import assert from "node:assert";
 import { loadReidDataset } from "../src/data/datasets.ts";
 import {
@@ -494,6 +495,11 @@ Deno.test("generateCamStyle with background: the copy's sides come from another 
     () => generateCamStyle(ds, `${root}/w`, { personWidth: 0.2 }),
     /a person width \(0.2\) needs background copies/,
   );
+  await assert.rejects(
+    () => generateCamStyle(ds, `${root}/w`, { background: true, personWidth: 1.5 }),
+    /half width 1.5: expected a fraction in \(0, 1\]/,
+  );
+  assert.ok(!existsSync(`${root}/w`), "a refused width created its folder");
   await assert.rejects(
     () => generateCamStyle(ds, `${root}/bg`, { quality: 100, background: true, personWidth: 0.2 }),
     (e: Error) => e.message.includes('"personWidth":0.2'),

@@ -15,6 +15,7 @@ import {
   CAMSTYLE_DIR_NAME,
   type CamStyleMode,
   generateCamStyle,
+  isPersonWidth,
   isWritableDir,
 } from "../data/camstyle.ts";
 import { configureFromEnv } from "./env.ts";
@@ -96,7 +97,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(`--person-width needs --background\n${USAGE}`);
       return 2;
     }
-    if (!(personWidth > 0 && personWidth <= 1)) {
+    if (!isPersonWidth(personWidth)) {
       console.error(
         `--person-width must be a fraction of the crop width in (0, 1], got "${
           values["person-width"]

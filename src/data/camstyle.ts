@@ -527,6 +527,11 @@ export async function fitSharpnessTransfers(
  */
 export const BACKGROUND_MASK = { halfWidth: 0.28, halfHeight: 0.62, fade: 0.5 } as const;
 
+/** Whether `halfWidth` is a person ellipse half width {@link personMask} accepts: in (0, 1]. */
+export function isPersonWidth(halfWidth: number): boolean {
+  return halfWidth > 0 && halfWidth <= 1;
+}
+
 /**
  * Weight of the image (1) against the background (0) at each pixel of a `width` x `height` crop.
  * `halfWidth` (a fraction of the width, default {@link BACKGROUND_MASK}'s 0.28) narrows or widens
@@ -537,7 +542,7 @@ export function personMask(
   height: number,
   halfWidth: number = BACKGROUND_MASK.halfWidth,
 ): Float32Array {
-  if (!(halfWidth > 0 && halfWidth <= 1)) {
+  if (!isPersonWidth(halfWidth)) {
     throw new Error(
       `person mask half width ${halfWidth}: expected a fraction of the width in (0, 1]`,
     );
@@ -663,6 +668,13 @@ export async function generateCamStyle(
   }
   const naming = opts.naming ?? camStyleNamingFor(dataset);
   const quality = opts.quality ?? 95;
+  const personWidth = opts.personWidth ?? BACKGROUND_MASK.halfWidth;
+  if (personWidth !== BACKGROUND_MASK.halfWidth && !opts.background) {
+    throw new Error(`a person width (${personWidth}) needs background copies`);
+  }
+  if (!isPersonWidth(personWidth)) {
+    throw new Error(`person mask half width ${personWidth}: expected a fraction in (0, 1]`);
+  }
   if (dataset.numCams < 2) {
     throw new Error(`${dataset.name} has ${dataset.numCams} camera(s); CamStyle needs at least 2`);
   }
@@ -681,14 +693,7 @@ export async function generateCamStyle(
   };
   // Recorded only when on, so folders made before the option existed still resume.
   if (opts.background) settings.background = true;
-  const personWidth = opts.personWidth ?? BACKGROUND_MASK.halfWidth;
-  if (personWidth !== BACKGROUND_MASK.halfWidth) {
-    if (!opts.background) {
-      throw new Error(`a person width (${personWidth}) needs background copies`);
-    }
-    personMask(1, 1, personWidth); // validates it before anything is written
-    settings.personWidth = personWidth;
-  }
+  if (personWidth !== BACKGROUND_MASK.halfWidth) settings.personWidth = personWidth;
   const manifest = join(outDir, CAMSTYLE_MANIFEST);
   const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
   const copies = [...existing].filter((n) => n.includes("_fake_")).length;
