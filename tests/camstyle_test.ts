@@ -225,7 +225,7 @@ Deno.test("camstyle CLI: sharpness by default, --colour-only without, not both; 
       0,
     );
     const c = JSON.parse(Deno.readTextFileSync(`${root}/c/camstyle.json`));
-    assert.deepStrictEqual([c.sharpness, c.background], [true, true]);
+    assert.deepStrictEqual([c.sharpness, c.background, c.personWidth], [true, true, 0.22]);
     assert.strictEqual(
       JSON.parse(Deno.readTextFileSync(`${root}/a/camstyle.json`)).background,
       undefined,
@@ -398,7 +398,7 @@ Deno.test("personMask: the centre is the person, the sides and corners the scene
     assert.strictEqual(at(x, 64), at(w - 1 - x, 64), `not symmetric at x=${x}`);
   }
   // The default half width is BACKGROUND_MASK's; a narrower ellipse gives more to the scene.
-  assert.deepStrictEqual(personMask(w, h, 0.28), m);
+  assert.deepStrictEqual(personMask(w, h, 0.22), m);
   const narrow = personMask(w, h, 0.18);
   assert.strictEqual(narrow[64 * w + 32], 1);
   for (let x = 0; x < 32; x++) assert.ok(narrow[64 * w + x] <= m[64 * w + x], `x=${x}`);
@@ -455,6 +455,7 @@ Deno.test("generateCamStyle with background: the copy's sides come from another 
     quality: 100,
     naming: "pair",
     background: true,
+    personWidth: 0.22,
   });
   const side = (im: RgbImage) => {
     const v: number[] = [];
@@ -504,5 +505,23 @@ Deno.test("generateCamStyle with background: the copy's sides come from another 
     () => generateCamStyle(ds, `${root}/bg`, { quality: 100, background: true, personWidth: 0.2 }),
     (e: Error) => e.message.includes('"personWidth":0.2'),
   );
+  // A background folder whose camstyle.json records no width was made at 0.28, the default of
+  // then: it resumes with 0.28 only.
+  const manifest = `${root}/bg/camstyle.json`;
+  const { personWidth: _, ...unrecorded } = JSON.parse(Deno.readTextFileSync(manifest));
+  Deno.writeTextFileSync(manifest, JSON.stringify(unrecorded));
+  await assert.rejects(
+    () => generateCamStyle(ds, `${root}/bg`, { quality: 100, background: true }),
+    (e: Error) =>
+      e.message.includes('"personWidth":0.28') && e.message.includes('"personWidth":0.22') &&
+      e.message.includes("--overwrite"),
+  );
+  const resumed = await generateCamStyle(ds, `${root}/bg`, {
+    quality: 100,
+    background: true,
+    personWidth: 0.28,
+  });
+  assert.deepStrictEqual([resumed.written, resumed.kept], [0, 6]);
+  assert.strictEqual(JSON.parse(Deno.readTextFileSync(manifest)).personWidth, 0.28);
   Deno.removeSync(root, { recursive: true });
 });

@@ -39,7 +39,8 @@ const USAGE =
   --background   also put each copy's person (a soft central ellipse) in front of a scene from
                  one of the other camera's own training images (another identity)
   --person-width F  with --background: the ellipse's half width as a fraction of the crop width,
-                 default 0.28 (smaller: more of each copy is the other camera's scene)
+                 default 0.22 (smaller: more of each copy is the other camera's scene; folders
+                 made before the width was recorded in camstyle.json used 0.28)
   --quality Q    JPEG quality, default 95
   --overwrite    rewrite existing files (default: keep them, so a stopped run resumes with the
                  settings recorded in DIR/camstyle.json)`;

@@ -522,10 +522,17 @@ export async function fitSharpnessTransfers(
  * The soft person mask of {@link transferBackground}: an ellipse centred on the crop, its half
  * axes these fractions of the width and height, fading to the background over `fade` (in units
  * of the ellipse's radius, a smoothstep). Detector crops put the person in the middle, upright;
- * at 0.28 of the width the ellipse holds the body and most of the arms, the strips beside it are
- * mostly scene.
+ * at 0.22 of the width the ellipse holds the body and the arms' inner half, the strips beside it
+ * are scene. The default half width was 0.28 until the CPU protocol measured 0.22 better on both
+ * directions (README, "A narrower person ellipse in the background copies").
  */
-export const BACKGROUND_MASK = { halfWidth: 0.28, halfHeight: 0.62, fade: 0.5 } as const;
+export const BACKGROUND_MASK = { halfWidth: 0.22, halfHeight: 0.62, fade: 0.5 } as const;
+
+/**
+ * The person ellipse half width of background copies whose `camstyle.json` records none: they were
+ * made before the width was recorded, at the default of then, 0.28.
+ */
+export const UNRECORDED_PERSON_WIDTH = 0.28;
 
 /** Whether `halfWidth` is a person ellipse half width {@link personMask} accepts: in (0, 1]. */
 export function isPersonWidth(halfWidth: number): boolean {
@@ -534,7 +541,7 @@ export function isPersonWidth(halfWidth: number): boolean {
 
 /**
  * Weight of the image (1) against the background (0) at each pixel of a `width` x `height` crop.
- * `halfWidth` (a fraction of the width, default {@link BACKGROUND_MASK}'s 0.28) narrows or widens
+ * `halfWidth` (a fraction of the width, default {@link BACKGROUND_MASK}'s 0.22) narrows or widens
  * the ellipse: a narrower one gives more of each copy to the other camera's scene.
  */
 export function personMask(
@@ -629,11 +636,25 @@ export interface GenerateCamStyleOptions {
   background?: boolean;
   /**
    * Half width of the person ellipse with `background`, a fraction of the crop width
-   * ({@link personMask}); default {@link BACKGROUND_MASK}'s 0.28.
+   * ({@link personMask}); default {@link BACKGROUND_MASK}'s 0.22.
    */
   personWidth?: number;
   /** Called every 500 source images and at the end. */
   onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * A CamStyle manifest as a string that two equal settings share whatever their key order; a
+ * background folder that records no person width is given {@link UNRECORDED_PERSON_WIDTH}, the
+ * width it was made with.
+ */
+function canonicalSettings(settings: unknown): string {
+  if (typeof settings !== "object" || settings === null) return JSON.stringify(settings);
+  const s: Record<string, unknown> = { ...settings };
+  if (s.background === true && s.personWidth === undefined) {
+    s.personWidth = UNRECORDED_PERSON_WIDTH;
+  }
+  return JSON.stringify(Object.fromEntries(Object.entries(s).sort(([a], [b]) => a < b ? -1 : 1)));
 }
 
 /** Result of {@link generateCamStyle}. */
@@ -669,7 +690,7 @@ export async function generateCamStyle(
   const naming = opts.naming ?? camStyleNamingFor(dataset);
   const quality = opts.quality ?? 95;
   const personWidth = opts.personWidth ?? BACKGROUND_MASK.halfWidth;
-  if (personWidth !== BACKGROUND_MASK.halfWidth && !opts.background) {
+  if (opts.personWidth !== undefined && !opts.background) {
     throw new Error(`a person width (${personWidth}) needs background copies`);
   }
   if (!isPersonWidth(personWidth)) {
@@ -692,8 +713,10 @@ export async function generateCamStyle(
     naming,
   };
   // Recorded only when on, so folders made before the option existed still resume.
-  if (opts.background) settings.background = true;
-  if (personWidth !== BACKGROUND_MASK.halfWidth) settings.personWidth = personWidth;
+  if (opts.background) {
+    settings.background = true;
+    settings.personWidth = personWidth;
+  }
   const manifest = join(outDir, CAMSTYLE_MANIFEST);
   const existing = opts.overwrite ? new Set<string>() : new Set(readdirSync(outDir));
   const copies = [...existing].filter((n) => n.includes("_fake_")).length;
@@ -711,10 +734,11 @@ export async function generateCamStyle(
     } catch (e) {
       throw new Error(`cannot read the CamStyle settings ${manifest}: ${(e as Error).message}`);
     }
-    if (JSON.stringify(before) !== JSON.stringify(settings)) {
+    const made = canonicalSettings(before), asked = canonicalSettings(settings);
+    if (made !== asked) {
       throw new Error(
-        `${outDir} holds CamStyle images made with ${JSON.stringify(before)} (${manifest}); ` +
-          `this run asks for ${JSON.stringify(settings)}: pass overwrite (--overwrite) to remake ` +
+        `${outDir} holds CamStyle images made with ${made} (${manifest}); ` +
+          `this run asks for ${asked}: pass overwrite (--overwrite) to remake ` +
           `them, or write to another folder`,
       );
     }
