@@ -498,7 +498,7 @@ Deno.test("generateCamStyle with background: the copy's sides come from another 
   );
   await assert.rejects(
     () => generateCamStyle(ds, `${root}/w`, { background: true, personWidth: 1.5 }),
-    /half width 1.5: expected a fraction in \(0, 1\]/,
+    /half width 1.5: expected a fraction of the width in \(0, 1\]/,
   );
   assert.ok(!existsSync(`${root}/w`), "a refused width created its folder");
   await assert.rejects(

@@ -524,7 +524,8 @@ export async function fitSharpnessTransfers(
  * of the ellipse's radius, a smoothstep). Detector crops put the person in the middle, upright;
  * at 0.22 of the width the ellipse holds the body and the arms' inner half, the strips beside it
  * are scene. The default half width was 0.28 until the CPU protocol measured 0.22 better on both
- * directions (README, "A narrower person ellipse in the background copies").
+ * directions (README, Results: "Which CamStyle copies, and why `--background`'s person width is
+ * 0.22").
  */
 export const BACKGROUND_MASK = { halfWidth: 0.22, halfHeight: 0.62, fade: 0.5 } as const;
 
@@ -539,6 +540,15 @@ export function isPersonWidth(halfWidth: number): boolean {
   return halfWidth > 0 && halfWidth <= 1;
 }
 
+/** Throws, naming the value, unless {@link isPersonWidth}. */
+function checkPersonWidth(halfWidth: number): void {
+  if (!isPersonWidth(halfWidth)) {
+    throw new Error(
+      `person mask half width ${halfWidth}: expected a fraction of the width in (0, 1]`,
+    );
+  }
+}
+
 /**
  * Weight of the image (1) against the background (0) at each pixel of a `width` x `height` crop.
  * `halfWidth` (a fraction of the width, default {@link BACKGROUND_MASK}'s 0.22) narrows or widens
@@ -549,11 +559,7 @@ export function personMask(
   height: number,
   halfWidth: number = BACKGROUND_MASK.halfWidth,
 ): Float32Array {
-  if (!isPersonWidth(halfWidth)) {
-    throw new Error(
-      `person mask half width ${halfWidth}: expected a fraction of the width in (0, 1]`,
-    );
-  }
+  checkPersonWidth(halfWidth);
   const { halfHeight, fade } = BACKGROUND_MASK;
   const m = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
@@ -693,9 +699,7 @@ export async function generateCamStyle(
   if (opts.personWidth !== undefined && !opts.background) {
     throw new Error(`a person width (${personWidth}) needs background copies`);
   }
-  if (!isPersonWidth(personWidth)) {
-    throw new Error(`person mask half width ${personWidth}: expected a fraction in (0, 1]`);
-  }
+  checkPersonWidth(personWidth);
   if (dataset.numCams < 2) {
     throw new Error(`${dataset.name} has ${dataset.numCams} camera(s); CamStyle needs at least 2`);
   }
@@ -712,7 +716,8 @@ export async function generateCamStyle(
     quality,
     naming,
   };
-  // Recorded only when on, so folders made before the option existed still resume.
+  // Background recorded only when on, so folders made before the option existed still resume;
+  // its person width always with it (canonicalSettings reads an unrecorded one as 0.28).
   if (opts.background) {
     settings.background = true;
     settings.personWidth = personWidth;
